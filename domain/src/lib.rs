@@ -1,0 +1,24 @@
+//! Parley's domain: who may do what to a conversation, and what happened.
+//!
+//! Everything here is pure. Aggregates decide with
+//! `handle(&self, command) -> Result<Vec<Event>, DomainError>` and evolve with
+//! `apply(&mut self, event)`; clocks, ids and IO are supplied by the caller, so
+//! the same command on the same history always yields the same events.
+//!
+//! # Layout
+//! - [`ids`]: tenant, user, conversation and message identifiers (parsed newtypes).
+//! - [`actor`]: the authenticated caller and its [`Role`](actor::Role).
+//! - [`message`]: [`MessageBody`](message::MessageBody) and the other message values.
+//! - [`conversation`]: the `Conversation` aggregate, its commands and its versioned events.
+//! - [`error`]: [`DomainError`], the one error type of this layer.
+
+pub mod actor;
+pub mod conversation;
+pub mod error;
+pub mod ids;
+pub mod message;
+
+pub use error::DomainError;
+
+/// Wall-clock instants are always UTC and always supplied by the caller.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

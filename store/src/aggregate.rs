@@ -1,0 +1,329 @@
+//! The cqrs-es event store over [`EventLog`]: aggregates are loaded from a
+//! cache, else from their newest snapshot plus the events after it, and
+//! committed with an optimistic version check.
+//!
+//! Two things keep a command on a long conversation cheap:
+//! - a bounded in-process cache of loaded aggregates, each behind its own
+//!   async mutex, so commands on one aggregate take turns in this process
+//!   instead of colliding, and a hot aggregate is never reloaded;
+//! - a snapshot whenever `snapshot_every` events have been written since the
+//!   last one, saved in the same transaction as the events, so that a cold
+//!   load replays fewer than that many events (a stream that was never
+//!   snapshotted gets one on its next command).
+//!
+//! The cache is only an optimization: every commit still checks the stream
+//! version in the log, so another node (or an evicted-and-reloaded copy)
+//! writing in between surfaces as [`AggregateError::AggregateConflict`], and
+//! the caller retries on fresh state.
+//!
+//! Event ids are derived from the `command_id` metadata entry (UUID v5 of the
+//! command id and the event's index), so a retried command writes nothing the
+//! second time: the log answers `Duplicate` and the commit returns no events.
+//!
+//! Events must be externally tagged enums whose serde tags equal
+//! `DomainEvent::event_type()`: the log stores the tag as `event_type` and the
+//! inner value as `payload`.
+
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, DomainEvent, EventEnvelope, EventStore,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
+
+use crate::event::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, Snapshot};
+use crate::{EventLog, StoreError};
+
+/// Metadata key holding the tenant of every event (required).
+pub const META_TENANT: &str = "tenant";
+/// Metadata key holding the command's id, from which event ids derive.
+pub const META_COMMAND_ID: &str = "command_id";
+
+type Slot<A> = Arc<Mutex<Option<Loaded<A>>>>;
+
+/// Cheap to clone: clones share the cache and the counters.
+pub struct AggregateStore<A: Aggregate> {
+    log: EventLog,
+    cache: moka::sync::Cache<String, Slot<A>>,
+    snapshot_every: u64,
+    replayed: Arc<AtomicU64>,
+}
+
+impl<A: Aggregate> Clone for AggregateStore<A> {
+    fn clone(&self) -> Self {
+        Self {
+            log: self.log.clone(),
+            cache: self.cache.clone(),
+            snapshot_every: self.snapshot_every,
+            replayed: self.replayed.clone(),
+        }
+    }
+}
+
+struct Loaded<A> {
+    aggregate: A,
+    version: u64,
+    /// Version of the newest snapshot of this stream (0: none).
+    snapshot_version: u64,
+}
+
+/// A loaded aggregate, held exclusively until committed or dropped. If it is
+/// dropped without a successful commit (a refused command, a conflict, an
+/// error) the cache slot is left empty and the next command reloads.
+pub struct Loading<A: Aggregate> {
+    aggregate_id: String,
+    slot: OwnedMutexGuard<Option<Loaded<A>>>,
+    loaded: Loaded<A>,
+}
+
+impl<A: Aggregate> AggregateContext<A> for Loading<A> {
+    fn aggregate(&mut self) -> &mut A {
+        &mut self.loaded.aggregate
+    }
+}
+
+impl<A: Aggregate + 'static> AggregateStore<A> {
+    /// `cache_capacity` aggregates stay loaded; a snapshot is taken every
+    /// `snapshot_every` events (0: never).
+    pub fn new(log: EventLog, cache_capacity: u64, snapshot_every: u64) -> Self {
+        Self {
+            log,
+            cache: moka::sync::Cache::new(cache_capacity),
+            snapshot_every,
+            replayed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many events loading aggregates has replayed so far (a metric).
+    pub fn replayed_events(&self) -> u64 {
+        self.replayed.load(Ordering::Relaxed)
+    }
+
+    /// Forget a cached aggregate (the next command reloads it from the log).
+    pub fn evict(&self, aggregate_id: &str) {
+        self.cache.invalidate(aggregate_id);
+    }
+
+    async fn load_from_log(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+        let mut loaded = Loaded {
+            aggregate: A::default(),
+            version: 0,
+            snapshot_version: 0,
+        };
+        if let Some(snapshot) = self.log.snapshot(aggregate_id).await? {
+            match serde_json::from_value::<A>(snapshot.state) {
+                Ok(aggregate) if snapshot.aggregate_type == A::TYPE => {
+                    loaded = Loaded {
+                        aggregate,
+                        version: snapshot.stream_version,
+                        snapshot_version: snapshot.stream_version,
+                    };
+                }
+                // A snapshot is a cache: when the aggregate's shape changed
+                // since it was taken, replaying the stream is always right.
+                Ok(_) | Err(_) => {
+                    tracing::warn!(aggregate_id, "ignoring a snapshot that no longer fits");
+                }
+            }
+        }
+        let events = self.log.read_stream(aggregate_id, loaded.version).await?;
+        self.replayed
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        for event in events {
+            loaded.version = event.stream_version;
+            loaded.aggregate.apply(decode::<A>(event)?.payload);
+        }
+        Ok(loaded)
+    }
+
+    fn new_events(
+        events: &[A::Event],
+        metadata: &HashMap<String, String>,
+    ) -> Result<Vec<NewEvent>, StoreError> {
+        let tenant = metadata
+            .get(META_TENANT)
+            .ok_or_else(|| StoreError::InvalidAppend(format!("metadata has no {META_TENANT:?}")))?;
+        let command_id = metadata
+            .get(META_COMMAND_ID)
+            .and_then(|id| id.parse::<Uuid>().ok())
+            .unwrap_or_else(Uuid::now_v7);
+        let meta = Value::Object(
+            metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect::<Map<_, _>>(),
+        );
+        events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| {
+                let schema_version = event.event_version().parse().map_err(|_| {
+                    StoreError::InvalidAppend(format!(
+                        "event_version {:?} is not an integer",
+                        event.event_version()
+                    ))
+                })?;
+                Ok(NewEvent {
+                    event_id: Uuid::new_v5(&command_id, index.to_string().as_bytes()),
+                    event_type: event.event_type(),
+                    schema_version,
+                    tenant: tenant.clone(),
+                    payload: untag(serde_json::to_value(event)?),
+                    metadata: meta.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
+    type AC = Loading<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        let events = self
+            .log
+            .read_stream(aggregate_id, 0)
+            .await
+            .map_err(to_aggregate_error)?;
+        events
+            .into_iter()
+            .map(|e| decode::<A>(e).map_err(to_aggregate_error))
+            .collect()
+    }
+
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Self::AC, AggregateError<A::Error>> {
+        let slot = self
+            .cache
+            .get_with_by_ref(aggregate_id, || Arc::new(Mutex::new(None)));
+        let mut slot = slot.lock_owned().await;
+        let loaded = match slot.take() {
+            Some(loaded) => loaded,
+            None => self
+                .load_from_log(aggregate_id)
+                .await
+                .map_err(to_aggregate_error)?,
+        };
+        Ok(Loading {
+            aggregate_id: aggregate_id.to_owned(),
+            slot,
+            loaded,
+        })
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: Self::AC,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        let Loading {
+            aggregate_id,
+            mut slot,
+            mut loaded,
+        } = context;
+        if events.is_empty() {
+            *slot = Some(loaded);
+            return Ok(vec![]);
+        }
+        let new_events = Self::new_events(&events, &metadata).map_err(to_aggregate_error)?;
+        let before = loaded.version;
+        let after = before + events.len() as u64;
+        let snapshot = (self.snapshot_every > 0
+            && after - loaded.snapshot_version >= self.snapshot_every)
+            .then(|| {
+                serde_json::to_value(&loaded.aggregate).map(|state| Snapshot {
+                    aggregate_type: A::TYPE.to_owned(),
+                    stream_version: after,
+                    state,
+                })
+            })
+            .transpose()
+            .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
+        let snapshotted = snapshot.is_some();
+        let outcome = self
+            .log
+            .append_with_snapshot(
+                &aggregate_id,
+                ExpectedVersion::Exact(before),
+                new_events,
+                snapshot,
+            )
+            .await
+            .map_err(to_aggregate_error)?;
+        match outcome {
+            AppendOutcome::Appended { .. } => {
+                loaded.version = after;
+                if snapshotted {
+                    loaded.snapshot_version = after;
+                }
+                *slot = Some(loaded);
+                Ok(events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, payload)| EventEnvelope {
+                        aggregate_id: aggregate_id.clone(),
+                        sequence: (before + 1 + i as u64) as usize,
+                        payload,
+                        metadata: metadata.clone(),
+                    })
+                    .collect())
+            }
+            // Already done by an earlier try of this command: nothing new was
+            // written, and the events applied to `loaded` must not stick.
+            AppendOutcome::Duplicate { .. } => Ok(vec![]),
+        }
+    }
+}
+
+fn untag(value: Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() == 1 => map
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
+        other => other,
+    }
+}
+
+/// Turn a recorded event back into the aggregate's event type.
+pub fn decode<A: Aggregate>(event: RecordedEvent) -> Result<EventEnvelope<A>, StoreError> {
+    let tagged = Value::Object(Map::from_iter([(event.event_type.clone(), event.payload)]));
+    let payload = serde_json::from_value(tagged).map_err(|e| {
+        StoreError::Decode(format!(
+            "{} v{} at position {}: {e}",
+            event.event_type, event.schema_version, event.position
+        ))
+    })?;
+    let metadata = match event.metadata {
+        Value::Object(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    Ok(EventEnvelope {
+        aggregate_id: event.stream_id,
+        sequence: event.stream_version as usize,
+        payload,
+        metadata,
+    })
+}
+
+fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError<E> {
+    match error {
+        StoreError::Conflict { .. } => AggregateError::AggregateConflict,
+        StoreError::Decode(_) => AggregateError::DeserializationError(Box::new(error)),
+        StoreError::InvalidAppend(_) => AggregateError::UnexpectedError(Box::new(error)),
+        other => AggregateError::DatabaseConnectionError(Box::new(other)),
+    }
+}

@@ -1,0 +1,259 @@
+//! [`EventLog`]: append, read in order, and be woken when the log grows.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::db::{Backend, Db};
+use crate::event::{
+    AppendOutcome, ExpectedVersion, NewEvent, Position, RecordedEvent, Snapshot, parse_time,
+};
+use crate::upcast::Upcasters;
+use crate::writer::{AppendRequest, QUEUE_DEPTH, Writer};
+use crate::{StoreError, Upcaster};
+
+const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, \
+     schema_version, tenant, payload, metadata, recorded_at";
+
+/// The append-only event log. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    appends: mpsc::Sender<AppendRequest>,
+    head: watch::Receiver<Position>,
+    upcasters: Upcasters,
+    shutdown: Arc<Notify>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl EventLog {
+    /// Connect to `DATABASE_URL`-style `url`, migrate, and start the writer.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(Db::connect(url).await?, Vec::new()).await
+    }
+
+    /// Start the writer on an open database. Events are read through the
+    /// given upcasters, so older schema versions reach callers as the newest.
+    pub async fn open(db: Db, upcasters: Vec<Arc<dyn Upcaster>>) -> Result<Self, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(db.pool())
+            .await?;
+        let lock_key = match db.backend() {
+            Backend::Postgres => {
+                let name: String =
+                    sqlx::query_scalar("SELECT current_database() || '.' || current_schema()")
+                        .fetch_one(db.pool())
+                        .await?;
+                writer_lock_key(&name)
+            }
+            Backend::Sqlite => 0,
+        };
+        let (appends, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (head_tx, head_rx) = watch::channel(head.unwrap_or(0));
+        let shutdown = Arc::new(Notify::new());
+        let writer = Writer {
+            db: db.clone(),
+            lock_key,
+            rx,
+            head: head_tx,
+            shutdown: shutdown.clone(),
+        };
+        let handle = tokio::spawn(writer.run());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                appends,
+                head: head_rx,
+                upcasters: Upcasters::new(upcasters),
+                shutdown,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Append `events` to one stream, atomically, if the stream is at the
+    /// `expected` version. Returns once the events are durable.
+    pub async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_with_snapshot(stream_id, expected, events, None)
+            .await
+    }
+
+    /// As [`append`](Self::append), also saving `snapshot` in the same
+    /// transaction (it must describe the stream after these events).
+    pub async fn append_with_snapshot(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        snapshot: Option<Snapshot>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        let request = AppendRequest {
+            stream_id: stream_id.to_owned(),
+            expected,
+            events,
+            snapshot,
+            reply,
+        };
+        self.inner
+            .appends
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Up to `limit` events after `after`, in position order. Never skips an
+    /// event that a later read could return (see `writer.rs`).
+    pub async fn read_all(
+        &self,
+        after: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.db().pool())
+            .await?;
+        self.decode_rows(rows)
+    }
+
+    /// A stream's events after `after_version`, in order.
+    pub async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
+             ORDER BY stream_version"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(stream_id)
+            .bind(after_version as i64)
+            .fetch_all(self.db().pool())
+            .await?;
+        self.decode_rows(rows)
+    }
+
+    /// The newest snapshot of a stream, if one was taken.
+    pub async fn snapshot(&self, stream_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(
+            "SELECT aggregate_type, stream_version, state FROM snapshots WHERE stream_id = $1",
+        )
+        .bind(stream_id)
+        .fetch_optional(self.db().pool())
+        .await?;
+        row.map(|row| {
+            Ok(Snapshot {
+                aggregate_type: row.try_get(0)?,
+                stream_version: row.try_get::<i64, _>(1)? as u64,
+                state: serde_json::from_str(&row.try_get::<String, _>(2)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The newest position this process has written or seen at start.
+    pub fn head(&self) -> Position {
+        *self.inner.head.borrow()
+    }
+
+    /// Woken after every append that moved the head.
+    pub fn subscribe(&self) -> watch::Receiver<Position> {
+        self.inner.head.clone()
+    }
+
+    /// Stop taking appends, finish those already queued, and wait for the
+    /// writer to stop. Appends after this fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        self.inner.shutdown.notify_one();
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .map(|mut w| w.take())
+            .ok()
+            .flatten();
+        if let Some(handle) = handle
+            && let Err(error) = handle.await
+        {
+            tracing::error!(%error, "event log writer failed");
+        }
+    }
+
+    fn decode_rows(&self, rows: Vec<AnyRow>) -> Result<Vec<RecordedEvent>, StoreError> {
+        rows.into_iter()
+            .map(|row| {
+                let mut event = decode_event(&row)?;
+                self.inner.upcasters.apply(&mut event)?;
+                Ok(event)
+            })
+            .collect()
+    }
+}
+
+fn decode_event(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
+    let event_id: String = row.try_get(3)?;
+    Ok(RecordedEvent {
+        position: row.try_get(0)?,
+        stream_id: row.try_get(1)?,
+        stream_version: row.try_get::<i64, _>(2)? as u64,
+        event_id: event_id
+            .parse()
+            .map_err(|e| StoreError::Decode(format!("event id {event_id:?}: {e}")))?,
+        event_type: row.try_get(4)?,
+        schema_version: row.try_get::<i64, _>(5)? as i32,
+        tenant: row.try_get(6)?,
+        payload: serde_json::from_str(&row.try_get::<String, _>(7)?)?,
+        metadata: serde_json::from_str(&row.try_get::<String, _>(8)?)?,
+        recorded_at: parse_time(&row.try_get::<String, _>(9)?)?,
+    })
+}
+
+/// The advisory-lock key of one log: stable across processes and releases
+/// (FNV-1a of "database.schema"), different for each schema, so that test
+/// schemas in one database do not serialize each other.
+fn writer_lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("parley-event-log:{name}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer_lock_key;
+
+    #[test]
+    fn lock_keys_are_stable_and_differ_per_schema() {
+        assert_eq!(
+            writer_lock_key("test.public"),
+            writer_lock_key("test.public")
+        );
+        assert_ne!(
+            writer_lock_key("test.public"),
+            writer_lock_key("test.other")
+        );
+    }
+}

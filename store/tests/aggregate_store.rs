@@ -1,0 +1,247 @@
+//! cqrs-es driving the `Conversation` aggregate through the event log, on
+//! SQLite and on PostgreSQL.
+
+use chrono::Utc;
+use cqrs_es::{AggregateError, CqrsFramework};
+use domain::DomainError;
+use domain::actor::{Actor, Role};
+use domain::conversation::{Action, Conversation, ConversationCommand, NewMessage};
+use domain::ids::{ConversationId, MessageId, TenantId, UserId};
+use domain::message::MessageBody;
+use serde_json::json;
+use std::collections::HashMap;
+use store::aggregate::{META_COMMAND_ID, META_TENANT};
+use store::testing::TestDatabase;
+use store::{AggregateStore, Backend, EventLog, ExpectedVersion, NewEvent, both_backends};
+use uuid::Uuid;
+
+type Cqrs = CqrsFramework<Conversation, AggregateStore<Conversation>>;
+
+/// The framework under test, and its store (a clone sharing cache and counters).
+fn framework(log: &EventLog, snapshot_every: u64) -> (Cqrs, AggregateStore<Conversation>) {
+    let store = AggregateStore::new(log.clone(), 100, snapshot_every);
+    (CqrsFramework::new(store.clone(), vec![], ()), store)
+}
+
+fn customer() -> Actor {
+    Actor {
+        user: UserId::parse("cus-1").unwrap(),
+        tenant: TenantId::parse("acme").unwrap(),
+        role: Role::Customer,
+        name: Some("Ana".into()),
+    }
+}
+
+fn conversation() -> ConversationId {
+    ConversationId::parse("conv-1").unwrap()
+}
+
+fn stream() -> String {
+    Conversation::stream_id(&customer().tenant, &conversation())
+}
+
+fn command(actor: &Actor, action: Action) -> ConversationCommand {
+    ConversationCommand {
+        conversation: conversation(),
+        actor: actor.clone(),
+        at: Utc::now(),
+        action,
+    }
+}
+
+fn post(text: &str) -> Action {
+    Action::PostMessage(NewMessage {
+        id: MessageId::generate(),
+        body: MessageBody::parse(text).unwrap(),
+        optimistic_id: None,
+        thread_id: None,
+        mentions: vec![],
+    })
+}
+
+fn metadata(command_id: Uuid) -> HashMap<String, String> {
+    HashMap::from([
+        (META_TENANT.to_owned(), "acme".to_owned()),
+        (META_COMMAND_ID.to_owned(), command_id.to_string()),
+        ("actor".to_owned(), "cus-1".to_owned()),
+    ])
+}
+
+async fn execute(
+    cqrs: &Cqrs,
+    actor: &Actor,
+    action: Action,
+) -> Result<(), AggregateError<DomainError>> {
+    cqrs.execute_with_metadata(&stream(), command(actor, action), metadata(Uuid::now_v7()))
+        .await
+}
+
+both_backends!(
+    commands_become_events_with_tenant_type_version_and_metadata,
+    a_refused_command_writes_nothing_and_leaves_the_aggregate_usable,
+    a_retried_command_is_stored_once,
+    a_second_node_writing_first_is_a_conflict_then_a_retry_succeeds,
+    a_conversation_with_a_hundred_thousand_messages_is_not_replayed,
+);
+
+async fn commands_become_events_with_tenant_type_version_and_metadata(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (cqrs, _) = framework(&log, 100);
+    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs, &customer(), post("Hello")).await.unwrap();
+    let events = log.read_stream(&stream(), 0).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["ConversationOpened", "ParticipantJoined", "MessagePosted"]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.tenant == "acme" && e.schema_version == 1)
+    );
+    assert_eq!(events[2].payload["content"], json!("Hello"));
+    assert_eq!(events[2].payload["tenant"], json!("acme"));
+    assert_eq!(events[2].meta("actor"), Some("cus-1"));
+    // Events of one command share the command id in their metadata.
+    assert_eq!(
+        events[0].meta(META_COMMAND_ID),
+        events[1].meta(META_COMMAND_ID)
+    );
+}
+
+async fn a_refused_command_writes_nothing_and_leaves_the_aggregate_usable(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (cqrs, _) = framework(&log, 100);
+    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    let stranger = Actor {
+        user: UserId::parse("cus-2").unwrap(),
+        ..customer()
+    };
+    let refused = execute(&cqrs, &stranger, post("let me in")).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AggregateError::UserError(DomainError::Forbidden(_)))
+        ),
+        "{refused:?}"
+    );
+    execute(&cqrs, &customer(), post("still here"))
+        .await
+        .unwrap();
+    let events = log.read_stream(&stream(), 0).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].payload["content"], json!("still here"));
+}
+
+async fn a_retried_command_is_stored_once(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (cqrs, _) = framework(&log, 100);
+    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    let command_id = Uuid::now_v7();
+    let message = post("once");
+    for _ in 0..3 {
+        cqrs.execute_with_metadata(
+            &stream(),
+            command(&customer(), message.clone()),
+            metadata(command_id),
+        )
+        .await
+        .unwrap();
+    }
+    let events = log.read_stream(&stream(), 0).await.unwrap();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    // The aggregate was not left counting phantom messages.
+    execute(&cqrs, &customer(), post("next")).await.unwrap();
+    let events = log.read_stream(&stream(), 0).await.unwrap();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[3].stream_version, 4);
+}
+
+async fn a_second_node_writing_first_is_a_conflict_then_a_retry_succeeds(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let node_a = EventLog::connect(db.url()).await.unwrap();
+    let node_b = EventLog::connect(db.url()).await.unwrap();
+    let (cqrs_a, _) = framework(&node_a, 100);
+    let (cqrs_b, _) = framework(&node_b, 100);
+    execute(&cqrs_a, &customer(), Action::Join).await.unwrap();
+    // Node B loads from the log and writes; node A's cached copy is now stale.
+    execute(&cqrs_b, &customer(), post("from b")).await.unwrap();
+    let stale = execute(&cqrs_a, &customer(), post("from a")).await;
+    assert!(
+        matches!(stale, Err(AggregateError::AggregateConflict)),
+        "{stale:?}"
+    );
+    // The conflict dropped the stale copy: the retry loads fresh state.
+    execute(&cqrs_a, &customer(), post("from a")).await.unwrap();
+    let contents: Vec<String> = node_b
+        .read_stream(&stream(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.payload["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(contents, ["from b", "from a"]);
+}
+
+async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend: Backend) {
+    const MESSAGES: u64 = 100_000;
+    const SNAPSHOT_EVERY: u64 = 500;
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (cqrs, _) = framework(&log, SNAPSHOT_EVERY);
+    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    // Fill the stream straight through the log, in large appends.
+    let mut version = 2;
+    for chunk in 0..(MESSAGES / 5_000) {
+        let events: Vec<NewEvent> = (0..5_000)
+            .map(|i| NewEvent {
+                event_id: Uuid::new_v4(),
+                event_type: "MessagePosted".into(),
+                schema_version: 1,
+                tenant: "acme".into(),
+                payload: json!({
+                    "tenant": "acme", "conversation_id": "conv-1",
+                    "message_id": format!("msg_{chunk}_{i}"), "author_id": "cus-1",
+                    "author_name": "Ana", "author_role": "customer", "content": "hi",
+                    "content_type": "text", "optimistic_id": null, "thread_id": null,
+                    "mentions": [], "at": "2026-11-22T10:00:00Z"
+                }),
+                metadata: json!({ "tenant": "acme" }),
+            })
+            .collect();
+        log.append(&stream(), ExpectedVersion::Exact(version), events)
+            .await
+            .unwrap();
+        version += 5_000;
+    }
+    // The first command after the bulk load replays the stream once, and
+    // snapshots because far more than SNAPSHOT_EVERY events were unsnapshotted.
+    let (first, first_store) = framework(&log, SNAPSHOT_EVERY);
+    execute(&first, &customer(), post("one more"))
+        .await
+        .unwrap();
+    assert_eq!(first_store.replayed_events(), MESSAGES + 2);
+    let snapshot = log.snapshot(&stream()).await.unwrap().expect("a snapshot");
+    assert_eq!(snapshot.stream_version, MESSAGES + 3);
+    let state: Conversation = serde_json::from_value(snapshot.state).unwrap();
+    assert_eq!(state.message_count(), MESSAGES + 1);
+
+    // A cold node (empty cache) loads the snapshot and replays nothing.
+    let (cold, cold_store) = framework(&log, SNAPSHOT_EVERY);
+    execute(&cold, &customer(), post("and another"))
+        .await
+        .unwrap();
+    assert_eq!(cold_store.replayed_events(), 0);
+    // A warm one does not even read the snapshot again.
+    execute(&cold, &customer(), post("and again"))
+        .await
+        .unwrap();
+    assert_eq!(cold_store.replayed_events(), 0);
+    let tail = log.read_stream(&stream(), MESSAGES + 2).await.unwrap();
+    let versions: Vec<u64> = tail.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [MESSAGES + 3, MESSAGES + 4, MESSAGES + 5]);
+}
