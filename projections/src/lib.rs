@@ -1,0 +1,50 @@
+//! Parley's read models: the projector that builds them from the event log,
+//! and the queries that read them.
+//!
+//! Every projection keeps its own checkpoint, written in the same transaction
+//! as its read-model changes, so a crash never applies an event twice or
+//! skips one. Projections are woken right after each append and catch up
+//! from their checkpoint on start and on every wake. After each committed
+//! batch they publish [`Update`]s, which the gateway renders to rooms.
+//!
+//! # Layout
+//! - [`runner`]: the [`Projection`] trait and the [`Projector`] that runs them.
+//! - [`update`]: [`Update`], what projections tell the gateway.
+//! - [`conversation_messages`]: messages per conversation (history, rejoin, paging).
+//! - [`conversation_list`]: the conversation list per tenant.
+//! - [`error`]: [`ProjectionError`].
+
+pub mod conversation_list;
+pub mod conversation_messages;
+mod error;
+pub mod runner;
+pub mod update;
+
+pub use error::ProjectionError;
+pub use runner::{Projection, Projector};
+pub use update::Update;
+
+use domain::conversation::{Conversation, ConversationEvent};
+use store::RecordedEvent;
+
+/// The projections Parley runs, in a fixed order.
+pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
+    vec![
+        std::sync::Arc::new(conversation_messages::ConversationMessages),
+        std::sync::Arc::new(conversation_list::ConversationList),
+    ]
+}
+
+/// The event as a conversation event, if it belongs to a conversation stream.
+pub(crate) fn conversation_event(
+    event: &RecordedEvent,
+) -> Option<Result<ConversationEvent, ProjectionError>> {
+    if !event.stream_id.starts_with("conversation/") {
+        return None;
+    }
+    Some(
+        store::aggregate::decode::<Conversation>(event.clone())
+            .map(|envelope| envelope.payload)
+            .map_err(ProjectionError::from),
+    )
+}

@@ -1,0 +1,197 @@
+//! The projector: one task per projection, each following the log from its
+//! own checkpoint.
+
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{EventLog, Position, RecordedEvent};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+use crate::{ProjectionError, Update};
+
+/// Events read and applied per transaction.
+const BATCH: u32 = 1000;
+/// Projections also look at the log this often without being woken, to
+/// pick up events appended by other processes.
+const POLL: Duration = Duration::from_millis(500);
+/// Updates buffered for slow subscribers before they start missing some.
+const UPDATES_CAPACITY: usize = 65_536;
+
+/// A read model built from the log.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: the checkpoint's key.
+    fn name(&self) -> &'static str;
+
+    /// Apply a batch of events (in position order, possibly none of interest)
+    /// on `conn`, inside the transaction that will also move the checkpoint.
+    /// Returns the updates to publish once that transaction commits.
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[RecordedEvent],
+    ) -> Result<Vec<Update>, ProjectionError>;
+}
+
+/// Runs projections and publishes their updates.
+pub struct Projector {
+    updates: broadcast::Sender<Arc<Update>>,
+    progress: HashMap<&'static str, watch::Receiver<Position>>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Projector {
+    /// Start one task per projection; each first catches up from its checkpoint.
+    pub async fn start(
+        log: EventLog,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> Result<Self, ProjectionError> {
+        let (updates, _) = broadcast::channel(UPDATES_CAPACITY);
+        let (stop, stopped) = watch::channel(false);
+        let mut progress = HashMap::new();
+        let mut tasks = JoinSet::new();
+        for projection in projections {
+            let checkpoint = load_checkpoint(&log, projection.name()).await?;
+            let (at, progress_rx) = watch::channel(checkpoint);
+            progress.insert(projection.name(), progress_rx);
+            let runner = Runner {
+                log: log.clone(),
+                projection,
+                checkpoint,
+                at,
+                updates: updates.clone(),
+                stopped: stopped.clone(),
+            };
+            tasks.spawn(runner.run());
+        }
+        Ok(Self {
+            updates,
+            progress,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Updates from every projection, in commit order per projection.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Update>> {
+        self.updates.subscribe()
+    }
+
+    /// The checkpoint of `projection` as this process last committed it.
+    pub fn checkpoint(&self, projection: &str) -> Option<Position> {
+        self.progress.get(projection).map(|p| *p.borrow())
+    }
+
+    /// Wait until `projection` has applied every event up to `position`
+    /// (read-your-writes for queries). False if `timeout` passed first.
+    pub async fn wait_for(&self, projection: &str, position: Position, timeout: Duration) -> bool {
+        let Some(progress) = self.progress.get(projection) else {
+            return false;
+        };
+        let mut progress = progress.clone();
+        tokio::time::timeout(timeout, progress.wait_for(|at| *at >= position))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stop every projection after its current batch.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+struct Runner {
+    log: EventLog,
+    projection: Arc<dyn Projection>,
+    checkpoint: Position,
+    at: watch::Sender<Position>,
+    updates: broadcast::Sender<Arc<Update>>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Runner {
+    async fn run(mut self) {
+        let mut wake = self.log.subscribe();
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if *self.stopped.borrow() {
+                break;
+            }
+            match self.step().await {
+                Ok(true) => {
+                    backoff = Duration::from_millis(50);
+                    continue;
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    // Never skip: retry the same batch until it applies.
+                    tracing::error!(
+                        projection = self.projection.name(),
+                        checkpoint = self.checkpoint,
+                        %error,
+                        "projection failed; retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            tokio::select! {
+                _ = wake.changed() => {}
+                _ = self.stopped.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Apply the next batch. `Ok(false)` when there was nothing to apply.
+    async fn step(&mut self) -> Result<bool, ProjectionError> {
+        let events = self.log.read_all(self.checkpoint, BATCH).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(false);
+        };
+        let mut tx = self.log.db().begin_write().await?;
+        let updates = self.projection.apply(&mut tx, &events).await?;
+        save_checkpoint(&mut tx, self.projection.name(), last).await?;
+        tx.commit().await?;
+        self.checkpoint = last;
+        self.at.send_replace(last);
+        for update in updates {
+            // No subscriber is not an error: nobody is listening yet.
+            let _ = self.updates.send(Arc::new(update));
+        }
+        Ok(true)
+    }
+}
+
+async fn load_checkpoint(log: &EventLog, name: &str) -> Result<Position, ProjectionError> {
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(log.db().pool())
+            .await?;
+    Ok(position.unwrap_or(0))
+}
+
+async fn save_checkpoint(
+    conn: &mut AnyConnection,
+    name: &str,
+    position: Position,
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(position)
+    .bind(store::event::format_time(chrono::Utc::now()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,487 @@
+//! The projector and the conversation read models, on SQLite and PostgreSQL.
+
+use chrono::{Duration as Span, TimeZone, Utc};
+use cqrs_es::CqrsFramework;
+use domain::actor::{Actor, Role};
+use domain::conversation::{Action, Conversation, ConversationCommand, NewMessage};
+use domain::ids::{ConversationId, MessageId, TenantId, UserId};
+use domain::message::MessageBody;
+use projections::conversation_list::{self, ListQuery};
+use projections::conversation_messages::{self, Cursor};
+use projections::update::Change;
+use projections::{ProjectionError, Projector};
+use std::collections::HashMap;
+use std::time::Duration;
+use store::testing::TestDatabase;
+use store::{AggregateStore, Backend, EventLog, both_backends};
+use uuid::Uuid;
+
+struct World {
+    _db: TestDatabase,
+    log: EventLog,
+    cqrs: CqrsFramework<Conversation, AggregateStore<Conversation>>,
+    clock: std::sync::atomic::AtomicI64,
+}
+
+impl World {
+    async fn new(backend: Backend) -> Self {
+        let db = TestDatabase::new(backend).await;
+        let log = EventLog::connect(db.url()).await.unwrap();
+        let cqrs = CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ());
+        Self {
+            _db: db,
+            log,
+            cqrs,
+            clock: 0.into(),
+        }
+    }
+
+    async fn projector(&self) -> Projector {
+        Projector::start(self.log.clone(), projections::all())
+            .await
+            .unwrap()
+    }
+
+    /// Run a command; every command gets a distinct, increasing time.
+    async fn run(&self, who: &Actor, conversation: &str, action: Action) {
+        let second = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let command = ConversationCommand {
+            conversation: ConversationId::parse(conversation).unwrap(),
+            actor: who.clone(),
+            at: t(second),
+            action,
+        };
+        let metadata = HashMap::from([
+            ("tenant".to_owned(), who.tenant.to_string()),
+            ("command_id".to_owned(), Uuid::now_v7().to_string()),
+            ("socket_id".to_owned(), format!("socket-of-{}", who.user)),
+        ]);
+        let stream = Conversation::stream_id(&who.tenant, &command.conversation);
+        self.cqrs
+            .execute_with_metadata(&stream, command, metadata)
+            .await
+            .unwrap();
+    }
+
+    async fn post(&self, who: &Actor, conversation: &str, text: &str) -> MessageId {
+        let id = MessageId::generate();
+        self.run(
+            who,
+            conversation,
+            Action::PostMessage(NewMessage {
+                id: id.clone(),
+                body: MessageBody::parse(text).unwrap(),
+                optimistic_id: None,
+                thread_id: None,
+                mentions: vec![],
+            }),
+        )
+        .await;
+        id
+    }
+
+    async fn caught_up(&self, projector: &Projector) {
+        for name in [conversation_messages::NAME, conversation_list::NAME] {
+            assert!(
+                projector
+                    .wait_for(name, self.log.head(), Duration::from_secs(10))
+                    .await,
+                "{name} did not catch up"
+            );
+        }
+    }
+}
+
+fn t(second: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
+}
+
+fn person(tenant: &str, user: &str, role: Role) -> Actor {
+    Actor {
+        user: UserId::parse(user).unwrap(),
+        tenant: TenantId::parse(tenant).unwrap(),
+        role,
+        name: Some(user.to_uppercase()),
+    }
+}
+
+fn ids(tenant: &str, conversation: &str) -> (TenantId, ConversationId) {
+    (
+        TenantId::parse(tenant).unwrap(),
+        ConversationId::parse(conversation).unwrap(),
+    )
+}
+
+both_backends!(
+    messages_are_projected_in_log_order_with_every_field,
+    pages_after_a_message_say_when_more_follow_and_never_truncate,
+    pages_after_a_time_and_the_latest_page,
+    an_unknown_cursor_is_an_error_not_an_empty_page,
+    updates_are_published_after_commit_in_log_order,
+    a_restarted_projector_resumes_from_its_checkpoint_without_doubling,
+    the_conversation_list_counts_messages_and_tracks_participants,
+    conversation_list_pages_and_filters_and_an_empty_page_past_the_end,
+    read_models_never_mix_tenants,
+);
+
+async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(&ana, "c1", Action::Join).await;
+    let first = world.post(&ana, "c1", "one").await;
+    world
+        .run(
+            &ana,
+            "c1",
+            Action::PostMessage(NewMessage {
+                id: MessageId::parse("msg_fixed").unwrap(),
+                body: MessageBody::parse("two").unwrap(),
+                optimistic_id: Some(domain::message::OptimisticId::parse("tmp_2").unwrap()),
+                thread_id: Some(first.clone()),
+                mentions: vec![UserId::parse("bob").unwrap()],
+            }),
+        )
+        .await;
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    let page =
+        conversation_messages::page(world.log.db(), &tenant, &conversation, &Cursor::Latest, 10)
+            .await
+            .unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["one", "two"]);
+    let two = &page.messages[1];
+    assert_eq!(two.message_id.as_str(), "msg_fixed");
+    assert_eq!(two.author_id.as_str(), "ana");
+    assert_eq!(two.author_name, "ANA");
+    assert_eq!(two.author_role, Role::Customer);
+    assert_eq!(two.optimistic_id.as_deref(), Some("tmp_2"));
+    assert_eq!(two.thread_id.as_ref(), Some(&first));
+    assert_eq!(two.mentions, [UserId::parse("bob").unwrap()]);
+    assert_eq!(two.created_at, t(2));
+    assert!(page.messages[0].position < two.position);
+    projector.stop().await;
+}
+
+async fn pages_after_a_message_say_when_more_follow_and_never_truncate(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(&ana, "c1", Action::Join).await;
+    let mut sent = Vec::new();
+    for n in 0..25 {
+        sent.push(world.post(&ana, "c1", &format!("m{n}")).await);
+    }
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    // Missed everything after m4: 20 messages, read in pages of 8.
+    let mut cursor = Cursor::AfterMessage(sent[4].clone());
+    let mut got = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = conversation_messages::page(world.log.db(), &tenant, &conversation, &cursor, 8)
+            .await
+            .unwrap();
+        pages += 1;
+        got.extend(page.messages.iter().map(|m| m.content.clone()));
+        if !page.has_more {
+            break;
+        }
+        cursor = Cursor::AfterMessage(page.messages.last().unwrap().message_id.clone());
+    }
+    let expected: Vec<String> = (5..25).map(|n| format!("m{n}")).collect();
+    assert_eq!(got, expected);
+    assert_eq!(pages, 3);
+    // Exactly a page: no phantom "more".
+    let exact = conversation_messages::page(
+        world.log.db(),
+        &tenant,
+        &conversation,
+        &Cursor::AfterMessage(sent[16].clone()),
+        8,
+    )
+    .await
+    .unwrap();
+    assert_eq!(exact.messages.len(), 8);
+    assert!(!exact.has_more);
+    projector.stop().await;
+}
+
+async fn pages_after_a_time_and_the_latest_page(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(&ana, "c1", Action::Join).await; // t(0)
+    for n in 0..6 {
+        world.post(&ana, "c1", &format!("m{n}")).await; // t(1)..t(6)
+    }
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    let db = world.log.db();
+    let after =
+        conversation_messages::page(db, &tenant, &conversation, &Cursor::AfterTime(t(4)), 10)
+            .await
+            .unwrap();
+    let contents: Vec<&str> = after.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["m4", "m5"]);
+    let latest = conversation_messages::page(db, &tenant, &conversation, &Cursor::Latest, 4)
+        .await
+        .unwrap();
+    let contents: Vec<&str> = latest.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["m2", "m3", "m4", "m5"]);
+    assert!(latest.has_older && !latest.has_more);
+    projector.stop().await;
+}
+
+async fn an_unknown_cursor_is_an_error_not_an_empty_page(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&ana, "c2", Action::Join).await;
+    let in_c2 = world.post(&ana, "c2", "elsewhere").await;
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    for cursor in [MessageId::parse("msg_nope").unwrap(), in_c2] {
+        let page = conversation_messages::page(
+            world.log.db(),
+            &tenant,
+            &conversation,
+            &Cursor::AfterMessage(cursor),
+            10,
+        )
+        .await;
+        assert!(
+            matches!(page, Err(ProjectionError::UnknownCursor(_))),
+            "{page:?}"
+        );
+    }
+    projector.stop().await;
+}
+
+async fn updates_are_published_after_commit_in_log_order(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let mut updates = projector.subscribe();
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&bob, "c1", Action::Join).await;
+    world.run(&bob, "c1", Action::StartTyping).await;
+    world.post(&bob, "c1", "hi").await;
+    world.run(&bob, "c1", Action::Leave).await;
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+            .await
+            .expect("an update")
+            .unwrap();
+        if let Change::MessagePosted(m) = &update.change {
+            // Published after commit: the read model already has it.
+            let found = conversation_messages::find(
+                world.log.db(),
+                &m.tenant,
+                &m.conversation_id,
+                &m.message_id,
+            )
+            .await
+            .unwrap();
+            assert_eq!(found.as_ref(), Some(m));
+        }
+        seen.push(update);
+    }
+    assert!(seen.windows(2).all(|w| w[0].position < w[1].position));
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|u| match &u.change {
+            Change::ParticipantJoined { .. } => "joined",
+            Change::ParticipantLeft { .. } => "left",
+            Change::Typing { started: true, .. } => "typing",
+            Change::Typing { started: false, .. } => "stopped",
+            Change::MessagePosted(_) => "message",
+        })
+        .collect();
+    assert_eq!(kinds, ["joined", "joined", "typing", "message", "left"]);
+    assert_eq!(seen[3].origin_socket.as_deref(), Some("socket-of-bob"));
+    projector.stop().await;
+}
+
+async fn a_restarted_projector_resumes_from_its_checkpoint_without_doubling(backend: Backend) {
+    let world = World::new(backend).await;
+    let ana = person("acme", "ana", Role::Customer);
+    let projector = world.projector().await;
+    world.run(&ana, "c1", Action::Join).await;
+    world.post(&ana, "c1", "before").await;
+    world.caught_up(&projector).await;
+    let checkpoint = projector.checkpoint(conversation_messages::NAME).unwrap();
+    projector.stop().await;
+    // Written while no projector runs.
+    world.post(&ana, "c1", "while down").await;
+    world.post(&ana, "c1", "also while down").await;
+    let projector = world.projector().await;
+    assert_eq!(
+        projector.checkpoint(conversation_messages::NAME),
+        Some(checkpoint)
+    );
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    let page =
+        conversation_messages::page(world.log.db(), &tenant, &conversation, &Cursor::Latest, 10)
+            .await
+            .unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["before", "while down", "also while down"]);
+    let summary = conversation_list::get(world.log.db(), &tenant, &conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.message_count, 3);
+    let stored: i64 =
+        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+            .bind(conversation_messages::NAME)
+            .fetch_one(world.log.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(stored, world.log.head());
+    projector.stop().await;
+}
+
+async fn the_conversation_list_counts_messages_and_tracks_participants(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, "c1", Action::Join).await; // t0
+    world.run(&bob, "c1", Action::Join).await; // t1
+    world.post(&ana, "c1", "a").await; // t2
+    world.post(&bob, "c1", "b").await; // t3
+    world.run(&bob, "c1", Action::Leave).await; // t4
+    world.caught_up(&projector).await;
+    let (tenant, conversation) = ids("acme", "c1");
+    let summary = conversation_list::get(world.log.db(), &tenant, &conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.message_count, 2);
+    assert_eq!(summary.opened_by.as_str(), "ana");
+    assert_eq!(summary.opened_at, t(0));
+    assert_eq!(summary.last_message_at, Some(t(3)));
+    assert_eq!(summary.last_activity_at, t(4));
+    let who: Vec<&str> = summary
+        .participants
+        .iter()
+        .map(|p| p.user_id.as_str())
+        .collect();
+    assert_eq!(who, ["ana"]);
+    assert_eq!(summary.participants[0].role, Role::Customer);
+    projector.stop().await;
+}
+
+async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let cid = person("acme", "cid", Role::Customer);
+    for n in 0..5 {
+        world.run(&ana, &format!("a{n}"), Action::Join).await;
+    }
+    world.run(&cid, "c0", Action::Join).await;
+    world.post(&ana, "a1", "bump").await; // a1 is now the most recent
+    world.caught_up(&projector).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let db = world.log.db();
+    let first = conversation_list::list(
+        db,
+        &tenant,
+        &ListQuery {
+            participant: None,
+            offset: 0,
+            limit: 4,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.total, 6);
+    let order: Vec<&str> = first
+        .items
+        .iter()
+        .map(|c| c.conversation_id.as_str())
+        .collect();
+    assert_eq!(order, ["a1", "c0", "a4", "a3"]);
+    let rest = conversation_list::list(
+        db,
+        &tenant,
+        &ListQuery {
+            participant: None,
+            offset: 4,
+            limit: 4,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest.items.len(), 2);
+    let beyond = conversation_list::list(
+        db,
+        &tenant,
+        &ListQuery {
+            participant: None,
+            offset: 40,
+            limit: 4,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(beyond.items.is_empty());
+    assert_eq!(beyond.total, 6);
+    let cids = conversation_list::list(
+        db,
+        &tenant,
+        &ListQuery {
+            participant: Some(cid.user.clone()),
+            offset: 0,
+            limit: 10,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(cids.total, 1);
+    assert_eq!(cids.items[0].conversation_id.as_str(), "c0");
+    projector.stop().await;
+}
+
+async fn read_models_never_mix_tenants(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let acme = person("acme", "ana", Role::Customer);
+    let globex = person("globex", "gus", Role::Customer);
+    // Same conversation id in two tenants.
+    world.run(&acme, "shared", Action::Join).await;
+    world.run(&globex, "shared", Action::Join).await;
+    world.post(&acme, "shared", "acme secret").await;
+    world.post(&globex, "shared", "globex secret").await;
+    world.caught_up(&projector).await;
+    let db = world.log.db();
+    for (tenant, secret) in [("acme", "acme secret"), ("globex", "globex secret")] {
+        let (tenant, conversation) = ids(tenant, "shared");
+        let page = conversation_messages::page(db, &tenant, &conversation, &Cursor::Latest, 10)
+            .await
+            .unwrap();
+        let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, [secret]);
+        let list = conversation_list::list(
+            db,
+            &tenant,
+            &ListQuery {
+                participant: None,
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(list.total, 1);
+        assert_eq!(list.items[0].message_count, 1);
+    }
+    projector.stop().await;
+}
