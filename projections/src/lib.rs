@@ -12,7 +12,7 @@
 //! - [`update`]: [`Update`], what projections tell the gateway.
 //! - [`conversation_messages`]: messages per conversation (history, rejoin, paging).
 //! - [`conversation_list`]: the conversation list per tenant.
-//! - [`error`]: [`ProjectionError`].
+//! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod conversation_list;
 pub mod conversation_messages;
