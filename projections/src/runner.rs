@@ -41,7 +41,7 @@ pub struct Projector {
     updates: broadcast::Sender<Arc<Update>>,
     progress: HashMap<&'static str, watch::Receiver<Position>>,
     stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
 }
 
 impl Projector {
@@ -72,7 +72,7 @@ impl Projector {
             updates,
             progress,
             stop,
-            tasks,
+            tasks: tokio::sync::Mutex::new(tasks),
         })
     }
 
@@ -99,9 +99,10 @@ impl Projector {
     }
 
     /// Stop every projection after its current batch.
-    pub async fn stop(mut self) {
+    pub async fn stop(&self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
     }
 }
 

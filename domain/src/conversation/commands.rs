@@ -18,6 +18,9 @@ pub struct ConversationCommand {
 pub enum Action {
     /// Join as a participant; the first join opens the conversation.
     Join,
+    /// Come back to a conversation after a disconnect: as `Join`, but an
+    /// unknown conversation is not found rather than opened.
+    Rejoin,
     /// Stop being a participant.
     Leave,
     /// Staff add someone (who may then join even as a customer).

@@ -6,7 +6,8 @@
 //! - a customer may join only a conversation they opened or were added to;
 //!   staff (agent, supervisor, admin) may join any conversation of their tenant;
 //! - participants and staff may post and signal typing; others may not;
-//! - joining twice, or leaving when not a participant, changes nothing.
+//! - joining twice, or leaving when not a participant, changes nothing;
+//! - rejoining is joining, except that it never opens a conversation.
 
 mod commands;
 mod cqrs;
@@ -106,7 +107,7 @@ impl Conversation {
         }
 
         match action {
-            Action::Join => {
+            Action::Join | Action::Rejoin => {
                 if self.is_member(&actor.user) {
                     return Ok(vec![]);
                 }

@@ -195,6 +195,36 @@ fn a_conversation_of_another_tenant_is_not_found() {
         .then_expect_error(DomainError::NotFound("conversation conv-1".into()));
 }
 
+#[test]
+fn rejoining_an_unknown_conversation_is_not_found_and_opens_nothing() {
+    ConversationTest::with(())
+        .given_no_previous_events()
+        .when(command(&customer(), 0, Action::Rejoin))
+        .then_expect_error(DomainError::NotFound("conversation conv-1".into()));
+}
+
+#[test]
+fn rejoining_as_a_participant_changes_nothing() {
+    ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(command(&customer(), 5, Action::Rejoin))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn rejoining_follows_the_join_rules_for_everyone_else() {
+    ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(command(&agent(), 5, Action::Rejoin))
+        .then_expect_events(vec![joined_event(&agent(), None, 5)]);
+    let stranger = actor("cus-2", Role::Customer);
+    let refused = ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(command(&stranger, 5, Action::Rejoin))
+        .inspect_result();
+    assert!(matches!(refused, Err(DomainError::Forbidden(_))));
+}
+
 // ---- adding and leaving ----
 
 #[test]

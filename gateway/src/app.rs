@@ -1,0 +1,128 @@
+//! Start-up, serving, and orderly shutdown.
+
+use cqrs_es::CqrsFramework;
+use domain::actor::{Actor, Role};
+use domain::ids::{TenantId, UserId};
+use projections::Projector;
+use socketioxide::SocketIo;
+use std::future::Future;
+use std::time::Duration;
+use store::{AggregateStore, EventLog};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::socket::{self, MAX_FRAME_BYTES};
+use crate::state::{AppState, Inner};
+use crate::{GatewayError, dialects, http};
+
+/// Serve Socket.IO and HTTP on `listener` until `shutdown` completes, then
+/// stop accepting, let commands in flight finish, and flush the log.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let (auth, generated) = Authenticator::from_config(&config)?;
+    if generated.is_some() {
+        tracing::warn!(
+            "PARLEY_JWT_SECRET is not set: using a random secret for this run only; \
+             set it (32+ bytes) for anything but a demo"
+        );
+        print_demo_tokens(&auth);
+    }
+    let log = EventLog::connect(&config.database_url).await?;
+    tracing::info!(
+        store = log.db().backend().name(),
+        head = log.head(),
+        "event log open"
+    );
+    let projector = Projector::start(log.clone(), projections::all()).await?;
+    let conversations = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
+    let state = AppState::new(Inner {
+        config,
+        log,
+        conversations,
+        projector,
+        auth,
+        inflight: TaskTracker::new(),
+    });
+
+    let (layer, io) = SocketIo::builder()
+        .ping_interval(Duration::from_secs(25))
+        .ping_timeout(Duration::from_secs(60))
+        .max_payload(MAX_FRAME_BYTES as u64)
+        .ws_max_message_size(MAX_FRAME_BYTES)
+        .ws_max_frame_size(MAX_FRAME_BYTES)
+        .max_buffer_size(1024)
+        .with_state(state.clone())
+        .build_layer();
+    socket::register(&io);
+    let push = tokio::spawn(push_updates(io.clone(), state.clone()));
+
+    let router = http::router().layer(layer).with_state(state.clone());
+    let closing = io.clone();
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            closing.close().await;
+        })
+        .await?;
+
+    state.inflight.close();
+    state.inflight.wait().await;
+    state.log.close().await;
+    state.projector.stop().await;
+    push.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Render every projection update to the rooms that listen for it.
+async fn push_updates(io: SocketIo, state: AppState) {
+    let mut updates = state.projector.subscribe();
+    loop {
+        match updates.recv().await {
+            Ok(update) => dialects::push(&io, &update).await,
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "push fell behind; clients recover with conversation:rejoin"
+                );
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// With a generated secret nobody else can mint tokens: print two for a
+/// demo tenant, so a newcomer can connect at once.
+fn print_demo_tokens(auth: &Authenticator) {
+    let demo = |user: &str, role: Role, name: &str| Actor {
+        user: UserId::parse(user).expect("a valid demo user id"),
+        tenant: TenantId::parse("demo").expect("a valid demo tenant"),
+        role,
+        name: Some(name.to_owned()),
+    };
+    let ttl = Duration::from_secs(24 * 3600);
+    println!("Demo tokens for tenant \"demo\" (valid 24 hours, for this run only):");
+    for (label, actor) in [
+        (
+            "customer",
+            demo("demo-customer", Role::Customer, "Demo Customer"),
+        ),
+        ("agent   ", demo("demo-agent", Role::Agent, "Demo Agent")),
+    ] {
+        if let Some(token) = auth.issue(&actor, ttl) {
+            println!("  {label} {token}");
+        }
+    }
+}

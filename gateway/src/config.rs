@@ -1,0 +1,115 @@
+//! Configuration, from the environment (or the same names as flags).
+
+use clap::Parser;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parley's gateway: Socket.IO and HTTP on one port.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "gateway", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "PARLEY_ADDR", default_value = "0.0.0.0:3000")]
+    pub addr: SocketAddr,
+
+    /// Event store: sqlite://PATH (created on first run) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/parley.db")]
+    pub database_url: String,
+
+    /// HS256 secret for client tokens. Unset: a random one is generated and
+    /// demo tokens are printed (development only).
+    #[arg(long, env = "PARLEY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// PEM public key file for RS256/ES256 tokens (instead of a secret).
+    #[arg(long, env = "PARLEY_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Algorithm of tokens verified with the public key: RS256 or ES256.
+    #[arg(long, env = "PARLEY_JWT_ALGORITHM", default_value = "RS256")]
+    pub jwt_algorithm: String,
+
+    /// Required `iss` claim, if set.
+    #[arg(long, env = "PARLEY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim, if set.
+    #[arg(long, env = "PARLEY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Messages per `conversation:rejoin` page (1–500).
+    #[arg(long, env = "PARLEY_REJOIN_PAGE_SIZE", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub rejoin_page_size: u32,
+
+    /// Snapshot an aggregate every this many events (0: never).
+    #[arg(long, env = "PARLEY_SNAPSHOT_EVERY", default_value_t = 500)]
+    pub snapshot_every: u64,
+
+    /// Aggregates kept loaded in memory.
+    #[arg(long, env = "PARLEY_AGGREGATE_CACHE", default_value_t = 10_000)]
+    pub aggregate_cache: u64,
+}
+
+impl Config {
+    /// Defaults everywhere, on the given database (for tests and tools).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Config::parse_from(["gateway"]);
+        config.database_url = database_url.into();
+        config
+    }
+
+    /// Longest a read waits for projections to reflect the newest append.
+    pub fn read_your_writes_timeout(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+/// A secret value: usable, never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut config = Config::for_database("sqlite://x.db");
+        config.jwt_secret = Some(Secret::new("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let config = Config::parse_from(["gateway"]);
+        assert_eq!(config.addr.to_string(), "0.0.0.0:3000");
+        assert_eq!(config.database_url, "sqlite://data/parley.db");
+        assert_eq!(config.rejoin_page_size, 100);
+    }
+}

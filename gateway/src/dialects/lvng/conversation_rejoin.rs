@@ -1,0 +1,203 @@
+//! `conversation:rejoin {conversationId, customerId, lastMessageId?,
+//! lastMessageTimestamp?, limit?}` → `conversation:rejoined
+//! {conversationId, customerId, missed_messages, timestamp, hasMore,
+//! nextCursor, hasOlder}`.
+//!
+//! `missed_messages` holds exactly the messages after the cursor, in log
+//! order, each in the `message:new` shape, at most one page (100 by
+//! default, `PARLEY_REJOIN_PAGE_SIZE`, or `limit` up to 500). When more
+//! follow, `hasMore` is true and `nextCursor` is the `lastMessageId` to send
+//! next: nothing is ever cut off silently. Without a cursor the reply is the
+//! newest page (`hasOlder` says whether older messages exist).
+//!
+//! The socket joins the room before the read, and the read waits until the
+//! projection has applied everything appended so far: a message is either
+//! in the reply or pushed afterwards as `message:new`, never neither.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use domain::conversation::Action;
+use domain::ids::MessageId;
+use projections::ProjectionError;
+use projections::conversation_messages::{self, Cursor};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{DIALECT, conversation_of, conversation_room, render};
+use crate::commands;
+use crate::error::WireError;
+use crate::socket::Call;
+use crate::wire_time;
+
+const MAX_LIMIT: u32 = 500;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rejoin {
+    conversation_id: Option<String>,
+    customer_id: Option<String>,
+    last_message_id: Option<String>,
+    last_message_timestamp: Option<Value>,
+    limit: Option<u32>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Rejoin = call.parse()?;
+    let conversation = conversation_of(
+        call,
+        request.conversation_id.as_deref(),
+        request.customer_id.as_deref(),
+    )?;
+    let invalid =
+        |message: String| WireError::validation(message).in_conversation(conversation.as_str());
+    let after_id = request
+        .last_message_id
+        .filter(|id| !id.is_empty())
+        .map(MessageId::parse)
+        .transpose()
+        .map_err(|e| invalid(e.to_string()))?;
+    let after_time = match request.last_message_timestamp {
+        None | Some(Value::Null) => None,
+        Some(raw) => Some(parse_instant(&raw).ok_or_else(|| {
+            invalid(format!(
+                "lastMessageTimestamp {raw} is not an ISO 8601 time or epoch milliseconds"
+            ))
+        })?),
+    };
+    let limit = match request.limit {
+        None => call.state.config.rejoin_page_size,
+        Some(n @ 1..=MAX_LIMIT) => n,
+        Some(n) => {
+            return Err(invalid(format!(
+                "limit {n} is not between 1 and {MAX_LIMIT}"
+            )));
+        }
+    };
+
+    commands::on_conversation(
+        &call.state,
+        &call.origin(DIALECT),
+        "conversation:rejoin",
+        &conversation,
+        Action::Rejoin,
+        None,
+    )
+    .await?;
+    call.socket
+        .join(conversation_room(&call.actor.tenant, &conversation));
+
+    let state = &call.state;
+    let head = state.log.head();
+    if !state
+        .projector
+        .wait_for(
+            conversation_messages::NAME,
+            head,
+            state.config.read_your_writes_timeout(),
+        )
+        .await
+    {
+        // Still correct (the socket is in the room: later messages are
+        // pushed), but the reply may lack the newest ones.
+        tracing::warn!(head, "rejoin answered before the projection caught up");
+    }
+
+    let db = state.log.db();
+    let tenant = &call.actor.tenant;
+    let page = match (&after_id, after_time) {
+        (Some(id), fallback) => {
+            let by_id = Cursor::AfterMessage(id.clone());
+            match (
+                conversation_messages::page(db, tenant, &conversation, &by_id, limit).await,
+                fallback,
+            ) {
+                // A cursor we do not know (say, a message id the client
+                // made up): its timestamp, when given, still says where.
+                (Err(ProjectionError::UnknownCursor(_)), Some(at)) => {
+                    conversation_messages::page(
+                        db,
+                        tenant,
+                        &conversation,
+                        &Cursor::AfterTime(at),
+                        limit,
+                    )
+                    .await?
+                }
+                (Err(ProjectionError::UnknownCursor(_)), None) => {
+                    return Err(WireError::not_found(format!(
+                        "lastMessageId {id} is not a message of conversation {conversation}"
+                    ))
+                    .in_conversation(conversation.as_str()));
+                }
+                (page, _) => page?,
+            }
+        }
+        (None, Some(at)) => {
+            conversation_messages::page(db, tenant, &conversation, &Cursor::AfterTime(at), limit)
+                .await?
+        }
+        (None, None) => {
+            conversation_messages::page(db, tenant, &conversation, &Cursor::Latest, limit).await?
+        }
+    };
+    let next_cursor = page
+        .has_more
+        .then(|| page.messages.last().map(|m| m.message_id.to_string()))
+        .flatten();
+    call.reply(
+        "conversation:rejoined",
+        &json!({
+            "conversationId": conversation.as_str(),
+            "customerId": tenant.as_str(),
+            "missed_messages": page.messages.iter().map(render::message_new).collect::<Vec<_>>(),
+            "timestamp": wire_time(Utc::now()),
+            "hasMore": page.has_more,
+            "nextCursor": next_cursor,
+            "hasOlder": page.has_older,
+        }),
+    );
+    Ok(())
+}
+
+/// ISO 8601 / RFC 3339 (seconds optional, as in the seed's
+/// `2026-03-19T12:00Z`), or milliseconds since the epoch.
+fn parse_instant(raw: &Value) -> Option<DateTime<Utc>> {
+    match raw {
+        Value::Number(n) => DateTime::from_timestamp_millis(n.as_i64()?),
+        Value::String(s) => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Some(t.with_timezone(&Utc));
+            }
+            let s = s.trim();
+            if let Some(naive) = s.strip_suffix('Z')
+                && let Ok(t) = NaiveDateTime::parse_from_str(naive, "%Y-%m-%dT%H:%M")
+            {
+                return Some(t.and_utc());
+            }
+            DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z")
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_instant;
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    #[test]
+    fn cursor_times_take_the_seeds_forms() {
+        let noon = Utc.with_ymd_and_hms(2026, 3, 19, 12, 0, 0).unwrap();
+        assert_eq!(parse_instant(&json!("2026-03-19T12:00Z")), Some(noon));
+        assert_eq!(
+            parse_instant(&json!("2026-03-19T12:00:00.000Z")),
+            Some(noon)
+        );
+        assert_eq!(parse_instant(&json!("2026-03-19T14:00+02:00")), Some(noon));
+        assert_eq!(parse_instant(&json!(noon.timestamp_millis())), Some(noon));
+        assert_eq!(parse_instant(&json!("yesterday")), None);
+        assert_eq!(parse_instant(&json!(true)), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! Wire dialects: the only code that knows event names and payload shapes.
+//! Each decodes inbound events into domain commands or queries, and renders
+//! projection updates into its own outbound events and rooms.
+
+pub mod lvng;
+
+use projections::Update;
+use socketioxide::SocketIo;
+
+use crate::error::WireError;
+use crate::socket::Call;
+
+/// Route an inbound event to the dialect that owns its name.
+pub async fn dispatch(call: &Call) -> Result<(), WireError> {
+    if let Some(outcome) = lvng::dispatch(call).await {
+        return outcome;
+    }
+    Err(WireError::new(
+        "UNKNOWN_EVENT",
+        format!("no handler for event {:?}", call.event),
+    ))
+}
+
+/// Render one update for every dialect's listeners.
+pub async fn push(io: &SocketIo, update: &Update) {
+    lvng::push(io, update).await;
+}

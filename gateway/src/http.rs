@@ -1,0 +1,111 @@
+//! HTTP: health, and REST reads for consoles. Errors are JSON
+//! `{"error": {code, message, details?}}` with a matching status.
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use domain::actor::{Actor, Role};
+use projections::conversation_list::{self, ConversationSummary, ListQuery};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{self, AuthError};
+use crate::error::WireError;
+use crate::state::AppState;
+use crate::wire_time;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/conversations", get(list_conversations))
+        .fallback(|| async { WireError::not_found("no such route") })
+}
+
+/// 200 once migrations ran (the server listens only after) and the store
+/// answers; 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.log.db().ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "store": state.log.db().backend().name() }))
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: store unavailable");
+            WireError::new("UNAVAILABLE", "the event store does not answer").into_response()
+        }
+    }
+}
+
+/// The caller of an HTTP request, from `Authorization: Bearer` or `?token=`.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = WireError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WireError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(auth::bearer)
+            .map(str::to_owned)
+            .or_else(|| parts.uri.query().and_then(auth::query_token));
+        let result = match token {
+            None => Err(AuthError::Missing),
+            Some(token) => state.auth.verify(&token),
+        };
+        result
+            .map(Caller)
+            .map_err(|e| WireError::new(e.code(), e.to_string()))
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    page: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/conversations?page=1&limit=20`: the tenant's conversations,
+/// most recently active first; customers see only their own.
+async fn list_conversations(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<Json<Value>, WireError> {
+    let page = paging.page.unwrap_or(1).max(1);
+    let limit = paging.limit.unwrap_or(20).clamp(1, 100);
+    let query = ListQuery {
+        participant: (actor.role == Role::Customer).then(|| actor.user.clone()),
+        offset: (page - 1).saturating_mul(u64::from(limit)),
+        limit,
+    };
+    let found = conversation_list::list(state.log.db(), &actor.tenant, &query).await?;
+    Ok(Json(json!({
+        "conversations": found.items.iter().map(summary).collect::<Vec<_>>(),
+        "pagination": {
+            "page": page,
+            "limit": limit,
+            "total": found.total,
+            "totalPages": found.total.div_ceil(u64::from(limit)),
+        },
+    })))
+}
+
+fn summary(c: &ConversationSummary) -> Value {
+    json!({
+        "conversationId": c.conversation_id.as_str(),
+        "tenantId": c.tenant.as_str(),
+        "openedBy": c.opened_by.as_str(),
+        "openedAt": wire_time(c.opened_at),
+        "participants": c.participants.iter().map(|p| json!({
+            "userId": p.user_id.as_str(),
+            "userName": p.user_name,
+            "role": p.role.as_str(),
+            "joinedAt": wire_time(p.joined_at),
+        })).collect::<Vec<_>>(),
+        "messageCount": c.message_count,
+        "lastMessageAt": c.last_message_at.map(wire_time),
+        "lastActivityAt": wire_time(c.last_activity_at),
+    })
+}

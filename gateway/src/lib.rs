@@ -1,0 +1,37 @@
+//! Parley's gateway: Socket.IO and HTTP on one port.
+//!
+//! Every inbound socket event is decoded by its dialect into a domain command
+//! (run through cqrs-es onto the event log) or a query (read from the read
+//! models). Projection updates come back through [`dialects::push`] and are
+//! rendered to each dialect's rooms. Clients are told what went wrong with an
+//! `error` event `{code, message, details?}`; internals stay in the logs.
+//!
+//! # Layout
+//! - [`app`]: [`serve`], start-up and orderly shutdown.
+//! - [`config`]: [`Config`], from the environment.
+//! - [`auth`]: JWT verification and credential extraction.
+//! - [`socket`]: connect and authenticate, then route every event.
+//! - [`dialects`]: one module per wire dialect (`lvng`, …).
+//! - [`commands`]: running domain commands with metadata and retries.
+//! - [`http`]: `/healthz` and the REST API.
+//! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
+
+pub mod app;
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod dialects;
+pub mod error;
+pub mod http;
+pub mod socket;
+pub mod state;
+
+pub use app::serve;
+pub use config::Config;
+pub use error::{GatewayError, WireError};
+
+/// Times on the wire: ISO 8601 in UTC with milliseconds, as JavaScript's
+/// `Date.toJSON()` writes them.
+pub fn wire_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

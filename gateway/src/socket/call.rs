@@ -1,0 +1,91 @@
+//! One inbound event being handled.
+
+use domain::actor::Actor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use socketioxide::extract::{AckSender, SocketRef};
+use std::sync::{Arc, Mutex};
+
+use crate::commands::Origin;
+use crate::error::WireError;
+use crate::state::AppState;
+
+/// The authenticated caller of a socket, set once on connect.
+#[derive(Clone)]
+pub struct Session(pub Arc<Actor>);
+
+pub struct Call {
+    pub state: AppState,
+    pub socket: SocketRef,
+    pub actor: Arc<Actor>,
+    pub event: String,
+    pub data: Value,
+    ack: Mutex<Option<AckSender>>,
+}
+
+impl Call {
+    pub fn new(
+        state: AppState,
+        socket: SocketRef,
+        session: Session,
+        event: String,
+        data: Value,
+        ack: AckSender,
+    ) -> Self {
+        Self {
+            state,
+            socket,
+            actor: session.0,
+            event,
+            data,
+            ack: Mutex::new(Some(ack)),
+        }
+    }
+
+    /// Decode the payload. Unknown fields are ignored; missing or mistyped
+    /// ones are a `VALIDATION_ERROR` naming the event and the problem.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, WireError> {
+        let data = match &self.data {
+            // An event sent without a payload decodes as an empty object.
+            Value::Null => Value::Object(Default::default()),
+            other => other.clone(),
+        };
+        serde_json::from_value(data).map_err(|e| {
+            WireError::validation(format!("{} payload is not valid", self.event))
+                .with_details(format!("{}: {e}", self.event))
+        })
+    }
+
+    pub fn origin(&self, dialect: &'static str) -> Origin<'_> {
+        Origin {
+            actor: &self.actor,
+            dialect,
+            socket_id: Some(self.socket.id.to_string()),
+        }
+    }
+
+    /// Send `event` to the caller, and answer its ack callback (if it gave
+    /// one) with the same payload.
+    pub fn reply(&self, event: &str, payload: &impl Serialize) {
+        if let Err(error) = self.socket.emit(event, payload) {
+            tracing::debug!(socket = %self.socket.id, %error, event, "reply not delivered");
+        }
+        self.answer(payload);
+    }
+
+    /// Answer only the ack callback, if the caller gave one.
+    pub fn answer(&self, payload: &impl Serialize) {
+        let ack = self.ack.lock().ok().and_then(|mut a| a.take());
+        if let Some(ack) = ack {
+            let _ = ack.send(payload);
+        }
+    }
+
+    /// Tell the caller (and only the caller) what went wrong.
+    pub fn fail(&self, error: WireError) {
+        tracing::debug!(socket = %self.socket.id, event = %self.event, code = error.code, "refused");
+        let _ = self.socket.emit("error", &error);
+        self.answer(&serde_json::json!({ "error": error }));
+    }
+}

@@ -1,0 +1,158 @@
+//! Socket.IO on namespace `/`: authentication on connect, then one router
+//! for every event, whichever dialect it belongs to.
+
+mod call;
+
+pub use call::{Call, Session};
+
+use futures::FutureExt;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use crate::auth::{self, AuthError};
+use crate::dialects;
+use crate::error::WireError;
+use crate::state::AppState;
+use crate::wire_time;
+
+/// Largest event payload a handler accepts; larger ones get
+/// `PAYLOAD_TOO_LARGE` and change nothing (the seed's 1e6 bytes).
+pub const MAX_EVENT_BYTES: usize = 1_000_000;
+/// Largest frame the transport reads at all. Between the two limits a client
+/// gets a clear error and keeps its connection; beyond this one the
+/// transport closes it (memory must stay bounded).
+pub const MAX_FRAME_BYTES: usize = 4 << 20;
+
+pub fn register(io: &SocketIo) {
+    io.ns("/", on_connect);
+}
+
+async fn on_connect(
+    socket: SocketRef,
+    TryData(handshake): TryData<Value>,
+    State(state): State<AppState>,
+) {
+    let handshake = handshake.unwrap_or(Value::Null);
+    let actor = match token(&socket, &handshake) {
+        None => Err(AuthError::Missing),
+        Some(token) => state.auth.verify(&token),
+    };
+    let actor = match actor {
+        Ok(actor) => actor,
+        Err(error) => {
+            tracing::info!(socket = %socket.id, code = error.code(), "connection refused");
+            let _ = socket.emit("error", &WireError::new(error.code(), error.to_string()));
+            let _ = socket.disconnect();
+            return;
+        }
+    };
+    tracing::debug!(socket = %socket.id, user = %actor.user, tenant = %actor.tenant, "connected");
+    let _ = socket.emit(
+        "connected",
+        &json!({
+            "message": "Connected to Parley",
+            "socketId": socket.id.to_string(),
+            "userId": actor.user.as_str(),
+            "tenantId": actor.tenant.as_str(),
+            "organizationId": actor.tenant.as_str(),
+            "timestamp": wire_time(chrono::Utc::now()),
+        }),
+    );
+    // As socket.io does in JS: each socket is alone in a room named by its
+    // id, which is how pushes leave the sender out of its own echoes.
+    socket.join(socket.id.to_string());
+    socket.extensions.insert(Session(Arc::new(actor)));
+    socket.on_fallback(on_event);
+}
+
+/// The token from `auth.token`, `Authorization: Bearer`, or `?token=`.
+fn token(socket: &SocketRef, handshake: &Value) -> Option<String> {
+    if let Some(token) = handshake
+        .get("token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        return Some(token.to_owned());
+    }
+    let parts = socket.req_parts();
+    if let Some(token) = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(auth::bearer)
+    {
+        return Some(token.to_owned());
+    }
+    parts.uri.query().and_then(auth::query_token)
+}
+
+/// Every inbound event lands here.
+async fn on_event(
+    socket: SocketRef,
+    Event(event): Event,
+    PayloadSize(size): PayloadSize,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    State(state): State<AppState>,
+) {
+    let Some(session) = socket.extensions.get::<Session>() else {
+        return;
+    };
+    let call = Call::new(
+        state,
+        socket,
+        session,
+        event,
+        data.unwrap_or(Value::Null),
+        ack,
+    );
+    let outcome = if size > MAX_EVENT_BYTES {
+        Err(WireError::new(
+            "PAYLOAD_TOO_LARGE",
+            format!("event payloads are limited to {MAX_EVENT_BYTES} bytes; this one has {size}"),
+        ))
+    } else {
+        // A bug in a handler must not take the connection down silently.
+        match AssertUnwindSafe(dialects::dispatch(&call))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(WireError::internal(&format!(
+                "handler for {:?} panicked",
+                call.event
+            ))),
+        }
+    };
+    if let Err(error) = outcome {
+        call.fail(error);
+    }
+}
+
+/// The raw size of an event's payload, measured before decoding.
+struct PayloadSize(usize);
+
+impl<A: Adapter> FromMessageParts<A> for PayloadSize {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        value: &mut socketioxide::handler::Value,
+        _: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        use socketioxide::handler::Value as Raw;
+        Ok(PayloadSize(match value {
+            Raw::Str(text, binaries) => {
+                text.len() + binaries.iter().flatten().map(|b| b.len()).sum::<usize>()
+            }
+            Raw::Bytes(bytes) => bytes.len(),
+        }))
+    }
+}

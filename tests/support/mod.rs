@@ -1,0 +1,334 @@
+//! What every end-to-end suite needs: a real gateway on port 0 over a fresh
+//! database, real Socket.IO clients, and tokens.
+
+use futures::FutureExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store::testing::TestDatabase;
+use store::{Backend, Db};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use store::both_backends;
+
+pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret!";
+/// How long a test waits for an event that should come.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a test listens for an event that should not come.
+pub const QUIET: Duration = Duration::from_millis(400);
+
+/// A gateway serving on an ephemeral port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Arc<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), gateway::GatewayError>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_on(Arc::new(TestDatabase::new(backend).await)).await
+    }
+
+    /// Start a gateway on an existing database (a restart, a second node).
+    pub async fn spawn_on(db: Arc<TestDatabase>) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        db: Arc<TestDatabase>,
+        tweak: impl FnOnce(&mut gateway::Config),
+    ) -> Self {
+        let mut config = gateway::Config::for_database(db.url());
+        config.jwt_secret = Some(gateway::config::Secret::new(SECRET));
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(gateway::serve(listener, config, signal.map(|_| ())));
+        let app = Self {
+            addr,
+            db,
+            shutdown: Some(shutdown),
+            server,
+        };
+        app.wait_until_healthy().await;
+        app
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn wait_until_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok((200, _)) = self.get("/healthz", None).await {
+                return;
+            }
+            assert!(
+                !self.server.is_finished(),
+                "the gateway stopped during start-up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the gateway did not become healthy");
+    }
+
+    /// A client of `user` in `tenant`, connected and greeted.
+    pub async fn client(&self, tenant: &str, user: &str, role: &str) -> TestClient {
+        let auth = json!({ "token": token(tenant, user, role) });
+        let mut client = TestClient::connect(&self.url(), Some(auth), &[]).await;
+        client.expect("connected").await;
+        client
+    }
+
+    /// Stop gracefully (as on SIGTERM) and wait until stopped.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.server)
+            .await
+            .expect("the gateway stopped in time")
+            .expect("the gateway task")
+            .expect("the gateway stopped cleanly");
+    }
+
+    /// Stop abruptly: no draining, no goodbye (as close to `kill -9` as a
+    /// server in this process can get).
+    pub async fn crash(self) {
+        self.server.abort();
+        let _ = self.server.await;
+    }
+
+    /// Number of events in the log (straight from the database).
+    pub async fn event_count(&self) -> i64 {
+        let db = Db::connect(self.db.url()).await.unwrap();
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        db.close().await;
+        count
+    }
+
+    /// GET `path`: (status, JSON body, or null when the body is not JSON).
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Result<(u16, Value)> {
+        let mut request = reqwest::Client::new().get(format!("{}{path}", self.url()));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+}
+
+/// A signed token; `exp` one hour ahead.
+pub fn token(tenant: &str, user: &str, role: &str) -> String {
+    sign(json!({
+        "sub": user,
+        "tenant": tenant,
+        "role": role,
+        "name": format!("{user} name"),
+        "exp": now() + 3600,
+    }))
+}
+
+pub fn sign(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A real Socket.IO v5 client that records every event it receives.
+pub struct TestClient {
+    client: Client,
+    inbox: mpsc::UnboundedReceiver<(String, Value)>,
+    /// Received but not yet expected, in arrival order.
+    pending: Vec<(String, Value)>,
+}
+
+impl TestClient {
+    pub async fn connect(url: &str, auth: Option<Value>, headers: &[(&str, String)]) -> Self {
+        Self::connect_with(url, auth, headers, TransportType::Websocket).await
+    }
+
+    pub async fn connect_with(
+        url: &str,
+        auth: Option<Value>,
+        headers: &[(&str, String)],
+        transport: TransportType,
+    ) -> Self {
+        let (tx, inbox) = mpsc::unbounded_channel();
+        let on_any = tx.clone();
+        let on_error = tx;
+        let mut builder = ClientBuilder::new(url)
+            .namespace("/")
+            .transport_type(transport)
+            .reconnect(false)
+            .on_any(move |event, payload, _| {
+                let tx = on_any.clone();
+                async move {
+                    let _ = tx.send((String::from(event), first(payload)));
+                }
+                .boxed()
+            })
+            // rust_socketio keeps "error" apart from other events.
+            .on(Event::Error, move |payload, _| {
+                let tx = on_error.clone();
+                async move {
+                    let _ = tx.send(("error".to_owned(), first(payload)));
+                }
+                .boxed()
+            });
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
+        }
+        for (name, value) in headers {
+            builder = builder.opening_header(*name, value.as_str());
+        }
+        let client = builder.connect().await.expect("a socket.io connection");
+        Self {
+            client,
+            inbox,
+            pending: Vec::new(),
+        }
+    }
+
+    pub async fn emit(&self, event: &str, payload: Value) {
+        self.client.emit(event, payload).await.expect("emit");
+    }
+
+    /// Emit and wait for the server's acknowledgement callback.
+    pub async fn emit_with_ack(&self, event: &str, payload: Value) -> Value {
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        self.client
+            .emit_with_ack(event, payload, PATIENCE, move |answer, _| {
+                let tx = tx.clone();
+                async move {
+                    if let Some(tx) = tx.lock().unwrap().take() {
+                        // rust_socketio hands acks over as the array of
+                        // their arguments; the server answers with one.
+                        let answer = match first(answer) {
+                            Value::Array(mut args) if !args.is_empty() => args.remove(0),
+                            other => other,
+                        };
+                        let _ = tx.send(answer);
+                    }
+                }
+                .boxed()
+            })
+            .await
+            .expect("emit with ack");
+        tokio::time::timeout(PATIENCE, rx)
+            .await
+            .expect("an ack")
+            .unwrap()
+    }
+
+    /// The next `event` (earlier events of other names stay pending).
+    pub async fn expect(&mut self, event: &str) -> Value {
+        self.expect_where(event, |_| true).await
+    }
+
+    /// The next `event` whose payload satisfies `pred`.
+    pub async fn expect_where(&mut self, event: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(|(e, v)| e == event && pred(v)) {
+            return self.pending.remove(i).1;
+        }
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+                Ok(Some((name, value))) if name == event && pred(&value) => return value,
+                Ok(Some(other)) => self.pending.push(other),
+                Ok(None) => panic!(
+                    "connection closed while waiting for {event}; got {:?}",
+                    self.pending
+                ),
+                Err(_) => panic!("no {event} within {PATIENCE:?}; got {:?}", self.pending),
+            }
+        }
+    }
+
+    /// Assert that no `event` arrives within a short while.
+    pub async fn expect_none(&mut self, event: &str) {
+        let deadline = tokio::time::Instant::now() + QUIET;
+        while let Ok(Some(received)) = tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+            self.pending.push(received);
+        }
+        let unexpected: Vec<_> = self.pending.iter().filter(|(e, _)| e == event).collect();
+        assert!(unexpected.is_empty(), "unexpected {event}: {unexpected:?}");
+    }
+
+    /// Every `event` received so far and within a short while, in order.
+    pub async fn drain(&mut self, event: &str) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + QUIET;
+        while let Ok(Some(received)) = tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+            self.pending.push(received);
+        }
+        let (matching, rest): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|(e, _)| e == event);
+        self.pending = rest;
+        matching.into_iter().map(|(_, v)| v).collect()
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+fn first(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) if !values.is_empty() => values.remove(0),
+        Payload::Text(_) => Value::Null,
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        Payload::Binary(b) => Value::String(format!("<{} bytes>", b.len())),
+    }
+}
+
+/// Join a conversation and wait until the server confirms.
+pub async fn join(client: &mut TestClient, tenant: &str, conversation: &str) -> Value {
+    client
+        .emit(
+            "conversation:join",
+            json!({ "conversationId": conversation, "customerId": tenant }),
+        )
+        .await;
+    client.expect("room:joined").await
+}
+
+/// Send a message and wait for its `message:sent`.
+pub async fn send(
+    client: &mut TestClient,
+    tenant: &str,
+    conversation: &str,
+    content: &str,
+) -> Value {
+    client
+        .emit(
+            "message:send",
+            json!({ "conversationId": conversation, "customerId": tenant, "content": content }),
+        )
+        .await;
+    client.expect("message:sent").await
+}
