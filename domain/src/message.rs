@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
-/// Message content: 1 to 10,000 characters (Unicode scalar values), not blank.
+/// Message content: 1 to 10,000 characters (Unicode scalar values), not
+/// blank, and free of control characters other than tab and line breaks
+/// (NUL in particular cannot be stored in a PostgreSQL text column: letting
+/// it in would poison every read model that copies the content).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct MessageBody(String);
@@ -18,6 +21,12 @@ impl MessageBody {
             return Err(DomainError::invalid(
                 "content",
                 "must not be empty or blank",
+            ));
+        }
+        if raw.chars().any(is_forbidden_control) {
+            return Err(DomainError::invalid(
+                "content",
+                "must not contain control characters other than tab and line breaks",
             ));
         }
         // Count characters, not bytes: 10,000 emoji are as long as 10,000 letters.
@@ -64,6 +73,12 @@ impl OptimisticId {
                 format!("must be 1 to {} bytes", Self::MAX_LEN),
             ));
         }
+        if raw.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "optimisticId",
+                "must not contain control characters",
+            ));
+        }
         Ok(Self(raw))
     }
 
@@ -83,6 +98,19 @@ impl From<OptimisticId> for String {
     fn from(id: OptimisticId) -> String {
         id.0
     }
+}
+
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// A display name fit to store and show: control characters dropped,
+/// surrounding blanks trimmed, at most 200 characters; `None` when nothing
+/// is left.
+pub fn display_name(raw: &str) -> Option<String> {
+    let cleaned: String = raw.chars().filter(|c| !c.is_control()).take(200).collect();
+    let trimmed = cleaned.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 #[cfg(test)]
@@ -115,6 +143,22 @@ mod tests {
                 }
             ));
         }
+    }
+
+    #[test]
+    fn control_characters_other_than_tabs_and_line_breaks_are_refused() {
+        assert!(MessageBody::parse("line one\nline two\r\n\tindented").is_ok());
+        for raw in ["\u{0}", "a\u{0}b", "bell\u{7}", "esc\u{1b}[31m"] {
+            assert!(MessageBody::parse(raw).is_err(), "{raw:?}");
+        }
+        assert!(OptimisticId::parse("tmp\u{0}").is_err());
+    }
+
+    #[test]
+    fn display_names_are_cleaned() {
+        assert_eq!(display_name("  Ana\u{0} María "), Some("Ana María".into()));
+        assert_eq!(display_name("\u{0}\u{1}"), None);
+        assert_eq!(display_name(&"n".repeat(300)).map(|n| n.len()), Some(200));
     }
 
     #[test]

@@ -51,7 +51,10 @@ struct Claims {
     role: Option<String>,
     #[serde(default)]
     name: Option<String>,
-    exp: u64,
+    /// Optional here only so that the validator, which requires it, can say
+    /// that it is missing rather than that the claims are malformed.
+    #[serde(default)]
+    exp: Option<u64>,
 }
 
 pub struct Authenticator {
@@ -144,7 +147,10 @@ impl Authenticator {
                 .unwrap_or("customer")
                 .parse::<Role>()
                 .map_err(invalid)?,
-            name: claims.name.filter(|n| !n.trim().is_empty()),
+            name: claims
+                .name
+                .as_deref()
+                .and_then(domain::message::display_name),
         })
     }
 
@@ -157,7 +163,7 @@ impl Authenticator {
             tenant: Some(actor.tenant.to_string()),
             role: Some(actor.role.to_string()),
             name: actor.name.clone(),
-            exp: exp.as_secs(),
+            exp: Some(exp.as_secs()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding).ok()
     }

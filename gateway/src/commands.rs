@@ -1,6 +1,6 @@
 //! Running domain commands: metadata, in-flight tracking, conflict retries.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use cqrs_es::AggregateError;
 use domain::actor::Actor;
 use domain::conversation::{Action, Conversation, ConversationCommand};
@@ -47,7 +47,9 @@ pub async fn on_conversation(
     if let Some(socket) = &origin.socket_id {
         metadata.insert("socket_id".to_owned(), socket.clone());
     }
-    let at = Utc::now();
+    // The wire shows milliseconds; storing exactly that makes a client's
+    // `createdAt` a precise cursor.
+    let at = Utc::now().trunc_subsecs(3);
     let run = async {
         let mut attempt = 1;
         loop {

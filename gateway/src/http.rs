@@ -80,6 +80,16 @@ async fn list_conversations(
         offset: (page - 1).saturating_mul(u64::from(limit)),
         limit,
     };
+    // Read your writes: whatever was acknowledged before this request is in
+    // the answer.
+    state
+        .projector
+        .wait_for(
+            conversation_list::NAME,
+            state.log.head(),
+            state.config.read_your_writes_timeout(),
+        )
+        .await;
     let found = conversation_list::list(state.log.db(), &actor.tenant, &query).await?;
     Ok(Json(json!({
         "conversations": found.items.iter().map(summary).collect::<Vec<_>>(),

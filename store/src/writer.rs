@@ -110,20 +110,25 @@ impl Writer {
                 outcomes
             }
         };
-        let mut newest = None;
-        for (request, outcome) in batch.into_iter().zip(outcomes) {
-            if let Ok(AppendOutcome::Appended { last_position, .. }) = &outcome {
-                newest = newest.max(Some(*last_position));
-            }
-            // The appender may have given up waiting; the write still stands.
-            let _ = request.reply.send(outcome);
-        }
+        // Move the head before answering: an appender that reads `head()`
+        // after its ack must see its own events (read-your-writes waits on it).
+        let newest = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ok(AppendOutcome::Appended { last_position, .. }) => Some(*last_position),
+                _ => None,
+            })
+            .max();
         if let Some(position) = newest {
             self.head.send_if_modified(|head| {
                 let moved = position > *head;
                 *head = (*head).max(position);
                 moved
             });
+        }
+        for (request, outcome) in batch.into_iter().zip(outcomes) {
+            // The appender may have given up waiting; the write still stands.
+            let _ = request.reply.send(outcome);
         }
     }
 }

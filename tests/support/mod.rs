@@ -22,12 +22,14 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// How long a test listens for an event that should not come.
 pub const QUIET: Duration = Duration::from_millis(400);
 
-/// A gateway serving on an ephemeral port.
+/// A gateway serving on an ephemeral port, on a runtime of its own: a
+/// crash drops that runtime with everything in flight, as `kill -9` would.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: Arc<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), gateway::GatewayError>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestApp {
@@ -47,15 +49,26 @@ impl TestApp {
         let mut config = gateway::Config::for_database(db.url());
         config.jwt_secret = Some(gateway::config::Secret::new(SECRET));
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, signal) = oneshot::channel::<()>();
-        let server = tokio::spawn(gateway::serve(listener, config, signal.map(|_| ())));
+        let server = {
+            let _inside = runtime.enter();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            runtime.spawn(gateway::serve(listener, config, signal.map(|_| ())))
+        };
         let app = Self {
             addr,
             db,
             shutdown: Some(shutdown),
             server,
+            runtime: Some(runtime),
         };
         app.wait_until_healthy().await;
         app
@@ -100,11 +113,12 @@ impl TestApp {
             .expect("the gateway stopped cleanly");
     }
 
-    /// Stop abruptly: no draining, no goodbye (as close to `kill -9` as a
-    /// server in this process can get).
-    pub async fn crash(self) {
-        self.server.abort();
-        let _ = self.server.await;
+    /// Stop abruptly: every task of the server is dropped wherever it is,
+    /// with no draining and no goodbye.
+    pub async fn crash(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 
     /// Number of events in the log (straight from the database).
@@ -128,6 +142,14 @@ impl TestApp {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         Ok((status, body))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -179,7 +201,8 @@ impl TestClient {
     ) -> Self {
         let (tx, inbox) = mpsc::unbounded_channel();
         let on_any = tx.clone();
-        let on_error = tx;
+        let on_error = tx.clone();
+        let on_close = tx;
         let mut builder = ClientBuilder::new(url)
             .namespace("/")
             .transport_type(transport)
@@ -196,6 +219,14 @@ impl TestClient {
                 let tx = on_error.clone();
                 async move {
                     let _ = tx.send(("error".to_owned(), first(payload)));
+                }
+                .boxed()
+            })
+            // The server ended the session (recorded as "close").
+            .on(Event::Close, move |payload, _| {
+                let tx = on_close.clone();
+                async move {
+                    let _ = tx.send(("close".to_owned(), first(payload)));
                 }
                 .boxed()
             });

@@ -11,8 +11,14 @@
 //! newest page (`hasOlder` says whether older messages exist).
 //!
 //! The socket joins the room before the read, and the read waits until the
-//! projection has applied everything appended so far: a message is either
-//! in the reply or pushed afterwards as `message:new`, never neither.
+//! projection has applied everything appended so far: a message is in the
+//! reply or pushed afterwards as `message:new`, never neither (sometimes
+//! both, when its push was on the way as the socket rejoined: clients
+//! de-duplicate by id).
+//!
+//! `lastMessageTimestamp` means "created strictly after"; times are stored
+//! at the wire's millisecond precision, so a message's own `createdAt` is an
+//! exact cursor. `lastMessageId` wins when both are given and known.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::conversation::Action;
