@@ -4,15 +4,20 @@
 use anyhow::Context;
 use clap::Parser;
 use gateway::Config;
+use std::io::IsTerminal;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr (stdout carries only the demo tokens), coloured
+    // only for a terminal.
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = Config::parse();
     let listener = TcpListener::bind(config.addr)

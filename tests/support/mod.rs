@@ -363,3 +363,127 @@ pub async fn send(
         .await;
     client.expect("message:sent").await
 }
+
+/// The real `gateway` executable, built on first use in the profile these
+/// tests run in.
+pub fn gateway_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<this test> → target/<profile>/gateway
+            let profile_dir = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent()?.parent().map(std::path::Path::to_path_buf))
+                .expect("the test binary lives in target/<profile>/deps");
+            let mut build = std::process::Command::new(env!("CARGO"));
+            build.args(["build", "--quiet", "-p", "gateway", "--bin", "gateway"]);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cargo runs");
+            assert!(status.success(), "building the gateway binary failed");
+            profile_dir.join("gateway")
+        })
+        .clone()
+}
+
+/// The gateway binary running as a child process.
+pub struct GatewayProcess {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+    /// Everything it wrote to stdout and stderr so far.
+    output: Arc<std::sync::Mutex<String>>,
+}
+
+impl GatewayProcess {
+    /// Start the binary with `env` (plus `PARLEY_ADDR=127.0.0.1:0`) and wait
+    /// until it says where it serves.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(gateway_binary());
+        command
+            .env_remove("DATABASE_URL")
+            .env_remove("PARLEY_JWT_SECRET")
+            .env("PARLEY_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the gateway starts");
+        let output = Arc::new(std::sync::Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            let addr_tx = addr_tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if line.contains("serving")
+                        && let Some(addr) = line.split("addr=").nth(1)
+                    {
+                        let _ = addr_tx.send(addr.trim().to_owned());
+                    }
+                    let mut all = output.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
+        let addr = addr_rx
+            .recv_timeout(PATIENCE * 3)
+            .unwrap_or_else(|_| panic!("the gateway did not start: {}", output.lock().unwrap()));
+        Self {
+            addr: addr.parse().expect("a socket address"),
+            child,
+            output,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Send SIGTERM and wait for the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "SIGTERM could not be sent");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // Let the reader threads take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.output());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs at all.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
