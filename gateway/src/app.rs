@@ -1,5 +1,6 @@
 //! Start-up, serving, and orderly shutdown.
 
+use axum::serve::ListenerExt;
 use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
 use domain::ids::{TenantId, UserId};
@@ -69,6 +70,12 @@ pub async fn serve(
     let router = http::router().layer(layer).with_state(state.clone());
     let closing = io.clone();
     tracing::info!(addr = %listener.local_addr()?, "serving");
+    // Chat frames are small and latency-bound: never let Nagle hold them.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

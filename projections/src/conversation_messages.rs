@@ -12,7 +12,7 @@ use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use store::event::{format_time, parse_time};
-use store::{Db, Position, RecordedEvent};
+use store::{Backend, Db, Position, RecordedEvent};
 
 use crate::update::{Change, Update};
 use crate::{Projection, ProjectionError, conversation_event};
@@ -52,6 +52,7 @@ impl Projection for ConversationMessages {
         events: &[RecordedEvent],
     ) -> Result<Vec<Update>, ProjectionError> {
         let mut updates = Vec::new();
+        let mut posted = Vec::new();
         for recorded in events {
             let Some(event) = conversation_event(recorded) else {
                 continue;
@@ -74,7 +75,7 @@ impl Projection for ConversationMessages {
                         created_at: e.at,
                         updated_at: e.at,
                     };
-                    insert(conn, &view).await?;
+                    posted.push(view.clone());
                     Change::MessagePosted(view)
                 }
                 ConversationEvent::ParticipantJoined(e) => Change::ParticipantJoined {
@@ -106,33 +107,45 @@ impl Projection for ConversationMessages {
             };
             updates.push(Update::from_event(recorded, change));
         }
+        let backend = Backend::of(conn);
+        for chunk in posted.chunks(INSERT_CHUNK) {
+            insert(conn, backend, chunk).await?;
+        }
         Ok(updates)
     }
 }
 
-async fn insert(conn: &mut AnyConnection, m: &MessageView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO conversation_messages (tenant, conversation_id, position, message_id, \
-         author_id, author_name, author_role, content, content_type, optimistic_id, thread_id, \
-         mentions, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(m.tenant.as_str())
-    .bind(m.conversation_id.as_str())
-    .bind(m.position)
-    .bind(m.message_id.as_str())
-    .bind(m.author_id.as_str())
-    .bind(m.author_name.as_str())
-    .bind(m.author_role.as_str())
-    .bind(m.content.as_str())
-    .bind(m.content_type.as_str())
-    .bind(m.optimistic_id.as_deref())
-    .bind(m.thread_id.as_ref().map(MessageId::as_str))
-    .bind(serde_json::to_string(&m.mentions)?)
-    .bind(format_time(m.created_at))
-    .bind(format_time(m.updated_at))
-    .execute(conn)
-    .await?;
+/// Rows per INSERT: one statement per hundred messages, not one per message.
+const INSERT_CHUNK: usize = 100;
+
+async fn insert(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    messages: &[MessageView],
+) -> Result<(), ProjectionError> {
+    let sql = format!(
+        "INSERT INTO conversation_messages ({COLUMNS}) VALUES {}",
+        backend.row_placeholders(messages.len(), 14)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for m in messages {
+        query = query
+            .bind(m.tenant.as_str())
+            .bind(m.conversation_id.as_str())
+            .bind(m.position)
+            .bind(m.message_id.as_str())
+            .bind(m.author_id.as_str())
+            .bind(m.author_name.as_str())
+            .bind(m.author_role.as_str())
+            .bind(m.content.as_str())
+            .bind(m.content_type.as_str())
+            .bind(m.optimistic_id.as_deref())
+            .bind(m.thread_id.as_ref().map(MessageId::as_str))
+            .bind(serde_json::to_string(&m.mentions)?)
+            .bind(format_time(m.created_at))
+            .bind(format_time(m.updated_at));
+    }
+    query.execute(conn).await?;
     Ok(())
 }
 

@@ -12,8 +12,10 @@ use tokio::task::JoinSet;
 
 use crate::{ProjectionError, Update};
 
-/// Events read and applied per transaction.
-const BATCH: u32 = 1000;
+/// Events read and applied per transaction. Bounded so that on SQLite, where
+/// projections and the event writer take turns on one write lock, a
+/// projection never keeps acknowledgements waiting for long.
+const BATCH: u32 = 500;
 /// Projections also look at the log this often without being woken, to
 /// pick up events appended by other processes.
 const POLL: Duration = Duration::from_millis(500);
@@ -157,6 +159,14 @@ impl Runner {
             return Ok(false);
         };
         let mut tx = self.log.db().begin_write().await?;
+        if self.log.db().backend() == store::Backend::Postgres {
+            // Read models are rebuildable from the log and move with their
+            // checkpoint, so a crash that loses this commit only replays it:
+            // no need to wait for the WAL flush.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         let updates = self.projection.apply(&mut tx, &events).await?;
         save_checkpoint(&mut tx, self.projection.name(), last).await?;
         tx.commit().await?;

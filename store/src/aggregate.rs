@@ -5,7 +5,9 @@
 //! Two things keep a command on a long conversation cheap:
 //! - a bounded in-process cache of loaded aggregates, each behind its own
 //!   async mutex, so commands on one aggregate take turns in this process
-//!   instead of colliding, and a hot aggregate is never reloaded;
+//!   instead of colliding, and a hot aggregate is never reloaded; the turn
+//!   lasts only until the append is queued (pipelining: see `commit`), so a
+//!   busy conversation is not limited to one command per fsync;
 //! - a snapshot whenever `snapshot_every` events have been written since the
 //!   last one, saved in the same transaction as the events, so that a cold
 //!   load replays fewer than that many events (a stream that was never
@@ -35,7 +37,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
 use crate::event::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, Snapshot};
-use crate::{EventLog, StoreError};
+use crate::{Append, EventLog, StoreError};
 
 /// Metadata key holding the tenant of every event (required).
 pub const META_TENANT: &str = "tenant";
@@ -68,6 +70,15 @@ struct Loaded<A> {
     version: u64,
     /// Version of the newest snapshot of this stream (0: none).
     snapshot_version: u64,
+    /// Unique per load from the log: tags this state's pipelined appends.
+    generation: u64,
+}
+
+/// Generations are unique in the process, so a fence on one can never
+/// catch a later load of the same aggregate.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A loaded aggregate, held exclusively until committed or dropped. If it is
@@ -112,6 +123,7 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             aggregate: A::default(),
             version: 0,
             snapshot_version: 0,
+            generation: next_generation(),
         };
         if let Some(snapshot) = self.log.snapshot(aggregate_id).await? {
             match serde_json::from_value::<A>(snapshot.state) {
@@ -120,6 +132,7 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
                         aggregate,
                         version: snapshot.stream_version,
                         snapshot_version: snapshot.stream_version,
+                        generation: loaded.generation,
                     };
                 }
                 // A snapshot is a cache: when the aggregate's shape changed
@@ -137,45 +150,6 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             loaded.aggregate.apply(decode::<A>(event)?.payload);
         }
         Ok(loaded)
-    }
-
-    fn new_events(
-        events: &[A::Event],
-        metadata: &HashMap<String, String>,
-    ) -> Result<Vec<NewEvent>, StoreError> {
-        let tenant = metadata
-            .get(META_TENANT)
-            .ok_or_else(|| StoreError::InvalidAppend(format!("metadata has no {META_TENANT:?}")))?;
-        let command_id = metadata
-            .get(META_COMMAND_ID)
-            .and_then(|id| id.parse::<Uuid>().ok())
-            .unwrap_or_else(Uuid::now_v7);
-        let meta = Value::Object(
-            metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect::<Map<_, _>>(),
-        );
-        events
-            .iter()
-            .enumerate()
-            .map(|(index, event)| {
-                let schema_version = event.event_version().parse().map_err(|_| {
-                    StoreError::InvalidAppend(format!(
-                        "event_version {:?} is not an integer",
-                        event.event_version()
-                    ))
-                })?;
-                Ok(NewEvent {
-                    event_id: Uuid::new_v5(&command_id, index.to_string().as_bytes()),
-                    event_type: event.event_type(),
-                    schema_version,
-                    tenant: tenant.clone(),
-                    payload: untag(serde_json::to_value(event)?),
-                    metadata: meta.clone(),
-                })
-            })
-            .collect()
     }
 }
 
@@ -234,7 +208,7 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             *slot = Some(loaded);
             return Ok(vec![]);
         }
-        let new_events = Self::new_events(&events, &metadata).map_err(to_aggregate_error)?;
+        let new_events = encode::<A>(&events, &metadata).map_err(to_aggregate_error)?;
         let before = loaded.version;
         let after = before + events.len() as u64;
         let snapshot = (self.snapshot_every > 0
@@ -249,36 +223,53 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             .transpose()
             .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
         let snapshotted = snapshot.is_some();
-        let outcome = self
+        let generation = loaded.generation;
+        // Queue the append while still holding the aggregate: the writer
+        // decides appends in queue order, so the next command on this
+        // aggregate can be decided on the new state right away, without
+        // waiting for this one to be durable.
+        let pending = self
             .log
-            .append_with_snapshot(
-                &aggregate_id,
-                ExpectedVersion::Exact(before),
-                new_events,
+            .submit(Append {
+                stream_id: aggregate_id.clone(),
+                expected: ExpectedVersion::Exact(before),
+                events: new_events,
+                generation: Some(generation),
                 snapshot,
-            )
+            })
             .await
             .map_err(to_aggregate_error)?;
-        match outcome {
-            AppendOutcome::Appended { .. } => {
-                loaded.version = after;
-                if snapshotted {
-                    loaded.snapshot_version = after;
-                }
-                *slot = Some(loaded);
-                Ok(events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, payload)| EventEnvelope {
-                        aggregate_id: aggregate_id.clone(),
-                        sequence: (before + 1 + i as u64) as usize,
-                        payload,
-                        metadata: metadata.clone(),
-                    })
-                    .collect())
+        loaded.version = after;
+        if snapshotted {
+            loaded.snapshot_version = after;
+        }
+        let shared = OwnedMutexGuard::mutex(&slot).clone();
+        *slot = Some(loaded);
+        drop(slot);
+
+        let outcome = pending.outcome().await;
+        if !matches!(outcome, Ok(AppendOutcome::Appended { .. })) {
+            // The state this process holds includes events that were not
+            // written (or, for a duplicate, were written before and now
+            // count twice). Forget it, unless a reload already replaced it.
+            let mut slot = shared.lock().await;
+            if slot.as_ref().is_some_and(|l| l.generation == generation) {
+                *slot = None;
             }
-            // Already done by an earlier try of this command: nothing new was
-            // written, and the events applied to `loaded` must not stick.
+        }
+        match outcome.map_err(to_aggregate_error)? {
+            AppendOutcome::Appended { .. } => Ok(events
+                .into_iter()
+                .enumerate()
+                .map(|(i, payload)| EventEnvelope {
+                    aggregate_id: aggregate_id.clone(),
+                    sequence: (before + 1 + i as u64) as usize,
+                    payload,
+                    metadata: metadata.clone(),
+                })
+                .collect()),
+            // Already done by an earlier try of this command: nothing new
+            // was written.
             AppendOutcome::Duplicate { .. } => Ok(vec![]),
         }
     }
@@ -293,6 +284,47 @@ fn untag(value: Value) -> Value {
             .unwrap_or(Value::Null),
         other => other,
     }
+}
+
+/// Encode an aggregate's events for the log, as a commit would: tenant and
+/// event ids from `metadata` (see the module documentation).
+pub fn encode<A: Aggregate>(
+    events: &[A::Event],
+    metadata: &HashMap<String, String>,
+) -> Result<Vec<NewEvent>, StoreError> {
+    let tenant = metadata
+        .get(META_TENANT)
+        .ok_or_else(|| StoreError::InvalidAppend(format!("metadata has no {META_TENANT:?}")))?;
+    let command_id = metadata
+        .get(META_COMMAND_ID)
+        .and_then(|id| id.parse::<Uuid>().ok())
+        .unwrap_or_else(Uuid::now_v7);
+    let meta = Value::Object(
+        metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<Map<_, _>>(),
+    );
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let schema_version = event.event_version().parse().map_err(|_| {
+                StoreError::InvalidAppend(format!(
+                    "event_version {:?} is not an integer",
+                    event.event_version()
+                ))
+            })?;
+            Ok(NewEvent {
+                event_id: Uuid::new_v5(&command_id, index.to_string().as_bytes()),
+                event_type: event.event_type(),
+                schema_version,
+                tenant: tenant.clone(),
+                payload: untag(serde_json::to_value(event)?),
+                metadata: meta.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Turn a recorded event back into the aggregate's event type.

@@ -4,7 +4,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StoreError;
 
@@ -16,6 +18,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The engine behind a connection.
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -31,6 +42,36 @@ impl Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one write lock per file. Writers in this process queue
+    /// here, in order, instead of colliding on the lock: SQLite's busy
+    /// handler would make the losers sleep for milliseconds at a time.
+    write_gate: Arc<Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds the process's write turn.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -51,9 +92,12 @@ impl Db {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; FULL
                             // syncs every commit, so an ack survives power loss.
+                            // Checkpoints run in the background (see
+                            // `checkpoint`), not inside whichever commit
+                            // happens to cross the threshold.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 10000;",
+                                 PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
                             )
                             .await?;
                             Ok(())
@@ -70,7 +114,11 @@ impl Db {
                     .await?
             }
         };
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            write_gate: Arc::new(Mutex::new(())),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -91,14 +139,37 @@ impl Db {
         self.backend
     }
 
-    /// Begin a transaction that will write. SQLite must take its write lock
-    /// up front (`BEGIN IMMEDIATE`): a deferred transaction that reads first
-    /// and writes later fails with SQLITE_BUSY instead of waiting its turn.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
+    /// Begin a transaction that will write. On SQLite it first waits for
+    /// this process's write turn, then takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+    /// writes later fails with SQLITE_BUSY instead of waiting its turn.
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let turn = self.write_turn().await;
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// This process's turn to write (SQLite only; PostgreSQL locks rows).
+    /// Hold it from before `BEGIN` until after `COMMIT`.
+    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// Copy the WAL into the database file as far as readers allow, without
+    /// waiting for anyone (SQLite; a no-op on PostgreSQL).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Is the database answering?
@@ -143,6 +214,31 @@ fn normalize(url: &str) -> Result<(Backend, String), StoreError> {
     Ok((Backend::Sqlite, url))
 }
 
+impl Backend {
+    /// Placeholders for `count` values bound in order, the `first` being
+    /// value number `first`: `$first, $first+1, …` on PostgreSQL; plain `?`
+    /// on SQLite, where numbered names are looked up one by one in a list
+    /// (quadratic for the hundreds of values of a multi-row INSERT).
+    pub fn placeholders(self, first: usize, count: usize) -> String {
+        match self {
+            Backend::Postgres => (first..first + count)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Backend::Sqlite => vec!["?"; count].join(", "),
+        }
+    }
+
+    /// `(…), (…), …` for a multi-row INSERT of `rows` rows of `columns`
+    /// values each, bound row by row.
+    pub fn row_placeholders(self, rows: usize, columns: usize) -> String {
+        (0..rows)
+            .map(|row| format!("({})", self.placeholders(row * columns + 1, columns)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A URL fit for an error message or a log line: no password.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -180,6 +276,18 @@ mod tests {
     fn unsupported_and_in_memory_urls_are_refused() {
         assert!(normalize("mysql://x").is_err());
         assert!(normalize("sqlite::memory:").is_err());
+    }
+
+    #[test]
+    fn placeholders_are_numbered_on_postgres_and_positional_on_sqlite() {
+        assert_eq!(Backend::Postgres.placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(Backend::Postgres.placeholders(10, 2), "$10, $11");
+        assert_eq!(
+            Backend::Postgres.row_placeholders(2, 2),
+            "($1, $2), ($3, $4)"
+        );
+        assert_eq!(Backend::Sqlite.placeholders(10, 2), "?, ?");
+        assert_eq!(Backend::Sqlite.row_placeholders(2, 2), "(?, ?), (?, ?)");
     }
 
     #[test]

@@ -27,8 +27,8 @@ pub mod upcast;
 mod writer;
 
 pub use aggregate::AggregateStore;
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, WriteTx};
 pub use error::StoreError;
 pub use event::{AppendOutcome, ExpectedVersion, NewEvent, Position, RecordedEvent, Snapshot};
-pub use log::EventLog;
+pub use log::{Append, EventLog, PendingAppend};
 pub use upcast::Upcaster;

@@ -17,6 +17,28 @@ use crate::{StoreError, Upcaster};
 const EVENT_COLUMNS: &str = "position, stream_id, stream_version, event_id, event_type, \
      schema_version, tenant, payload, metadata, recorded_at";
 
+/// An append for [`EventLog::submit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Append {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+    /// Saved in the same transaction; must describe the stream after these events.
+    pub snapshot: Option<Snapshot>,
+    /// Pipelining tag (see [`EventLog::submit`]); `None` for plain appends.
+    pub generation: Option<u64>,
+}
+
+/// A queued append; await [`outcome`](Self::outcome) for durability.
+#[must_use = "an append is only known durable once its outcome is awaited"]
+pub struct PendingAppend(oneshot::Receiver<Result<AppendOutcome, StoreError>>);
+
+impl PendingAppend {
+    pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
 /// The append-only event log. Cheap to clone; all clones share one writer.
 #[derive(Clone)]
 pub struct EventLog {
@@ -30,7 +52,19 @@ struct Inner {
     upcasters: Upcasters,
     shutdown: Arc<Notify>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Option<JoinHandle<()>>,
 }
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
+        }
+    }
+}
+
+/// How often the SQLite WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl EventLog {
     /// Connect to `DATABASE_URL`-style `url`, migrate, and start the writer.
@@ -65,6 +99,18 @@ impl EventLog {
             shutdown: shutdown.clone(),
         };
         let handle = tokio::spawn(writer.run());
+        let checkpointer = (db.backend() == Backend::Sqlite).then(|| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+                loop {
+                    every.tick().await;
+                    if let Err(error) = db.checkpoint().await {
+                        tracing::warn!(%error, "WAL checkpoint failed");
+                    }
+                }
+            })
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -73,6 +119,7 @@ impl EventLog {
                 upcasters: Upcasters::new(upcasters),
                 shutdown,
                 writer: Mutex::new(Some(handle)),
+                checkpointer,
             }),
         })
     }
@@ -102,12 +149,30 @@ impl EventLog {
         events: Vec<NewEvent>,
         snapshot: Option<Snapshot>,
     ) -> Result<AppendOutcome, StoreError> {
-        let (reply, outcome) = oneshot::channel();
-        let request = AppendRequest {
+        self.submit(Append {
             stream_id: stream_id.to_owned(),
             expected,
             events,
             snapshot,
+            generation: None,
+        })
+        .await?
+        .outcome()
+        .await
+    }
+
+    /// Queue an append and return as soon as it is queued: appends are
+    /// decided in the order they were queued, so a caller may queue another
+    /// one built on top of this before this one is durable (tag both with
+    /// the same `generation`: if this one fails, the next fails too).
+    pub async fn submit(&self, append: Append) -> Result<PendingAppend, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        let request = AppendRequest {
+            stream_id: append.stream_id,
+            expected: append.expected,
+            events: append.events,
+            snapshot: append.snapshot,
+            generation: append.generation,
             reply,
         };
         self.inner
@@ -115,7 +180,7 @@ impl EventLog {
             .send(request)
             .await
             .map_err(|_| StoreError::Closed)?;
-        outcome.await.map_err(|_| StoreError::Closed)?
+        Ok(PendingAppend(outcome))
     }
 
     /// Up to `limit` events after `after`, in position order. Never skips an
@@ -185,6 +250,9 @@ impl EventLog {
     /// Stop taking appends, finish those already queued, and wait for the
     /// writer to stop. Appends after this fail with [`StoreError::Closed`].
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.inner.checkpointer {
+            checkpointer.abort();
+        }
         self.inner.shutdown.notify_one();
         let handle = self
             .inner

@@ -22,8 +22,25 @@
 //! nothing on the read path, and batching recovers the throughput that
 //! serializing would otherwise cost. SQLite allows one writer at a time
 //! anyway, so the same code is correct there by construction.
+//!
+//! # Pipelined appends and generations
+//!
+//! Requests are decided strictly in the order they were queued, so a caller
+//! may queue an append decided on top of another that is not durable yet
+//! (see `aggregate.rs`). If the earlier one fails, the later one must fail
+//! too, even if the stream's version happens to match by then. Callers tag
+//! such requests with a generation; once a request of a generation fails on
+//! a stream, the writer refuses that generation's later requests on it.
+//!
+//! # Cost per batch
+//!
+//! On its own connection: BEGIN (with the advisory lock, one round trip on
+//! PostgreSQL), one lookup of stored event ids and stream versions, one
+//! INSERT per 100 events, snapshots if any, COMMIT. Statements are prepared
+//! once and reused.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor, Row};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -38,14 +55,16 @@ pub(crate) const QUEUE_DEPTH: usize = 8192;
 const MAX_BATCH_EVENTS: usize = 2048;
 /// Rows per INSERT statement (9 binds each; well under every bind limit).
 const INSERT_CHUNK: usize = 100;
-/// Ids per `IN (…)` lookup.
-const LOOKUP_CHUNK: usize = 500;
+/// Ids per lookup statement.
+const LOOKUP_CHUNK: usize = 256;
 
 pub(crate) struct AppendRequest {
     pub stream_id: String,
     pub expected: ExpectedVersion,
     pub events: Vec<NewEvent>,
     pub snapshot: Option<Snapshot>,
+    /// Set on pipelined appends (see the module documentation).
+    pub generation: Option<u64>,
     pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -57,9 +76,15 @@ pub(crate) struct Writer {
     pub shutdown: Arc<Notify>,
 }
 
+/// Streams whose pipelined generation failed: later requests of that
+/// generation on that stream are refused.
+type Fences = HashMap<String, u64>;
+
 impl Writer {
     pub async fn run(mut self) {
         let mut closing = false;
+        let mut conn: Option<PoolConnection<Any>> = None;
+        let mut fences = Fences::new();
         loop {
             let next = if closing {
                 self.rx.recv().await
@@ -86,13 +111,18 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.write(batch).await;
+            self.write(&mut conn, &mut fences, batch).await;
         }
         tracing::debug!("event log writer stopped");
     }
 
-    async fn write(&self, batch: Vec<AppendRequest>) {
-        let outcomes = match write_batch(&self.db, self.lock_key, &batch).await {
+    async fn write(
+        &self,
+        conn: &mut Option<PoolConnection<Any>>,
+        fences: &mut Fences,
+        batch: Vec<AppendRequest>,
+    ) {
+        let outcomes = match self.attempt(conn, fences, &batch).await {
             Ok(outcomes) => outcomes,
             Err(error) if batch.len() == 1 => vec![Err(error)],
             Err(error) => {
@@ -102,7 +132,7 @@ impl Writer {
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for request in &batch {
                     let single = std::slice::from_ref(request);
-                    outcomes.push(match write_batch(&self.db, self.lock_key, single).await {
+                    outcomes.push(match self.attempt(conn, fences, single).await {
                         Ok(mut one) => one.remove(0),
                         Err(error) => Err(error),
                     });
@@ -110,6 +140,13 @@ impl Writer {
                 outcomes
             }
         };
+        for (request, outcome) in batch.iter().zip(&outcomes) {
+            fence(
+                fences,
+                request,
+                matches!(outcome, Ok(AppendOutcome::Appended { .. })),
+            );
+        }
         // Move the head before answering: an appender that reads `head()`
         // after its ack must see its own events (read-your-writes waits on it).
         let newest = outcomes
@@ -131,6 +168,48 @@ impl Writer {
             let _ = request.reply.send(outcome);
         }
     }
+
+    /// One try at a batch on the writer's own connection, which is opened on
+    /// first use and dropped after any error (it may be broken).
+    async fn attempt(
+        &self,
+        conn: &mut Option<PoolConnection<Any>>,
+        fences: &Fences,
+        batch: &[AppendRequest],
+    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+        let mut connection = match conn.take() {
+            Some(connection) => connection,
+            None => self.db.pool().acquire().await?,
+        };
+        let result = write_batch(&self.db, &mut connection, self.lock_key, fences, batch).await;
+        if result.is_ok() {
+            *conn = Some(connection);
+        } else {
+            // Leave no transaction open behind us, and start afresh next time.
+            let _ = connection.execute("ROLLBACK").await;
+            connection.close_on_drop();
+        }
+        result
+    }
+}
+
+/// Keep the fences up to date after `request` was written or not. A failed
+/// (or duplicate) pipelined request fences its generation on its stream.
+/// Only a write by another generation lifts it: that generation comes from
+/// a reload, queued after every request of the fenced one. Unpipelined
+/// writes (another node's, say) leave fences alone.
+fn fence(fences: &mut Fences, request: &AppendRequest, written: bool) {
+    let Some(generation) = request.generation else {
+        return;
+    };
+    if !written {
+        fences.insert(request.stream_id.clone(), generation);
+    } else if fences
+        .get(&request.stream_id)
+        .is_some_and(|fenced| *fenced != generation)
+    {
+        fences.remove(&request.stream_id);
+    }
 }
 
 /// How one request of a batch will end, decided before anything is written.
@@ -148,39 +227,50 @@ enum Decision {
 /// `Ok` holds one outcome per request, in order.
 async fn write_batch(
     db: &Db,
+    conn: &mut AnyConnection,
     lock_key: i64,
+    fences: &Fences,
     batch: &[AppendRequest],
 ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
-    let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(lock_key)
-            .execute(&mut *tx)
-            .await?;
+    let _turn = db.write_turn().await;
+    match db.backend() {
+        Backend::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await?;
+        }
+        Backend::Postgres => {
+            // The key is our own integer, not input: safe to inline, and it
+            // saves a round trip.
+            let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({lock_key})");
+            conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(begin)))
+                .await?;
+        }
     }
 
     let ids: Vec<String> = batch
         .iter()
         .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
         .collect();
-    let stored = stored_positions(&mut tx, &ids).await?;
     let streams: Vec<String> = batch
         .iter()
         .map(|r| r.stream_id.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut versions = stream_versions(&mut tx, &streams).await?;
+    let (stored, mut versions) = lookup(conn, db.backend(), &ids, &streams).await?;
 
     let mut decisions = Vec::with_capacity(batch.len());
     let mut in_batch: HashMap<String, usize> = HashMap::new();
+    let mut fenced = fences.clone();
     for (index, request) in batch.iter().enumerate() {
-        let decision = decide(request, &stored, &in_batch, &mut versions);
-        if matches!(decision, Decision::Write { .. }) {
+        let decision = decide(request, &stored, &in_batch, &mut versions, &fenced);
+        let written = matches!(decision, Decision::Write { .. });
+        if written {
             for event in &request.events {
                 in_batch.insert(event.event_id.to_string(), index);
             }
         }
+        // Later requests of a failed generation in this batch fail too.
+        fence(&mut fenced, request, written);
         decisions.push(decision);
     }
 
@@ -199,17 +289,17 @@ async fn write_batch(
     }
     let mut positions: HashMap<String, Position> = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_CHUNK) {
-        insert_events(&mut tx, chunk, &recorded_at, &mut positions).await?;
+        insert_events(conn, db.backend(), chunk, &recorded_at, &mut positions).await?;
     }
     for (request, decision) in batch.iter().zip(&decisions) {
         if let (Decision::Write { first_version }, Some(snapshot)) = (decision, &request.snapshot) {
             let version = first_version + request.events.len() as u64 - 1;
             if snapshot.stream_version == version {
-                save_snapshot(&mut tx, &request.stream_id, snapshot, &recorded_at).await?;
+                save_snapshot(conn, &request.stream_id, snapshot, &recorded_at).await?;
             }
         }
     }
-    tx.commit().await?;
+    conn.execute("COMMIT").await?;
 
     let span = |request: &AppendRequest| -> Result<(Position, Position), StoreError> {
         let at = |event: &NewEvent| {
@@ -235,7 +325,7 @@ async fn write_batch(
         Ok((first, last))
     };
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (index, (request, decision)) in batch.iter().zip(decisions).enumerate() {
+    for (request, decision) in batch.iter().zip(decisions) {
         outcomes.push(match decision {
             Decision::Write { first_version } => {
                 span(request).map(|(first, last)| AppendOutcome::Appended {
@@ -246,7 +336,6 @@ async fn write_batch(
             }
             Decision::Duplicate(outcome) => Ok(outcome),
             Decision::DuplicateOf(original) => {
-                debug_assert!(original < index);
                 span(&batch[original]).map(|(first, last)| AppendOutcome::Duplicate {
                     first_position: first,
                     last_position: last,
@@ -266,6 +355,7 @@ fn decide(
     stored: &HashMap<String, Position>,
     in_batch: &HashMap<String, usize>,
     versions: &mut HashMap<String, u64>,
+    fenced: &Fences,
 ) -> Decision {
     if request.events.is_empty() {
         return Decision::Refused(StoreError::InvalidAppend("no events to append".into()));
@@ -299,6 +389,17 @@ fn decide(
         )));
     }
     let current = versions.get(&request.stream_id).copied().unwrap_or(0);
+    if let Some(generation) = request.generation
+        && fenced.get(&request.stream_id) == Some(&generation)
+    {
+        // Decided on top of an append that failed: whatever the version
+        // says now, the state it was decided on never existed.
+        return Decision::Refused(StoreError::Conflict {
+            stream: request.stream_id.clone(),
+            expected: request.expected.to_string(),
+            actual: current,
+        });
+    }
     let ok = match request.expected {
         ExpectedVersion::Any => true,
         ExpectedVersion::NoStream => current == 0,
@@ -326,66 +427,95 @@ struct PendingRow<'a> {
     event: &'a NewEvent,
 }
 
-async fn stored_positions(
-    tx: &mut Transaction<'static, Any>,
+/// Which event ids are stored (with their positions), and each stream's
+/// version, in one round trip per chunk of ids.
+async fn lookup(
+    conn: &mut AnyConnection,
+    backend: Backend,
     ids: &[String],
-) -> Result<HashMap<String, Position>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in ids.chunks(LOOKUP_CHUNK) {
-        let sql = format!(
-            "SELECT event_id, position FROM events WHERE event_id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for id in chunk {
-            query = query.bind(id.as_str());
+    streams: &[String],
+) -> Result<(HashMap<String, Position>, HashMap<String, u64>), StoreError> {
+    let mut stored = HashMap::new();
+    let mut versions = HashMap::new();
+    let id_chunks: Vec<&[String]> = ids.chunks(LOOKUP_CHUNK).collect();
+    let stream_chunks: Vec<&[String]> = streams.chunks(LOOKUP_CHUNK).collect();
+    for i in 0..id_chunks.len().max(stream_chunks.len()) {
+        let ids = id_chunks.get(i).copied().unwrap_or_default();
+        let streams = stream_chunks.get(i).copied().unwrap_or_default();
+        // Pad both lists to a power of two (repeating an item changes no
+        // answer) so that a few prepared statements serve every batch.
+        let (ids, streams) = (padded(ids), padded(streams));
+        let mut parts = Vec::new();
+        if !ids.is_empty() {
+            parts.push(format!(
+                "SELECT 0, event_id, position FROM events WHERE event_id IN ({})",
+                backend.placeholders(1, ids.len())
+            ));
         }
-        for row in query.fetch_all(&mut **tx).await? {
-            found.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+        if !streams.is_empty() {
+            // One index probe per stream: `MAX` of a single stream_id reads
+            // one entry of the (stream_id, stream_version) index, whereas
+            // `… IN (…) GROUP BY stream_id` would read every version of
+            // every stream, a cost that grows with each conversation.
+            let names = (0..streams.len())
+                .map(|i| {
+                    format!(
+                        "SELECT {} AS id",
+                        backend.placeholders(ids.len() + 1 + i, 1)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            parts.push(format!(
+                "SELECT 1, s.id, (SELECT MAX(e.stream_version) FROM events e \
+                 WHERE e.stream_id = s.id) FROM ({names}) s"
+            ));
+        }
+        let sql = parts.join(" UNION ALL ");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in ids.iter().chain(&streams) {
+            query = query.bind(*value);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let kind: i64 = row.try_get(0)?;
+            let key: String = row.try_get(1)?;
+            // NULL: a stream with no events yet.
+            let value: Option<i64> = row.try_get(2)?;
+            match (kind, value) {
+                (0, Some(position)) => {
+                    stored.insert(key, position);
+                }
+                (_, version) => {
+                    versions.insert(key, version.unwrap_or(0) as u64);
+                }
+            }
         }
     }
-    Ok(found)
+    Ok((stored, versions))
 }
 
-async fn stream_versions(
-    tx: &mut Transaction<'static, Any>,
-    streams: &[String],
-) -> Result<HashMap<String, u64>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in streams.chunks(LOOKUP_CHUNK) {
-        let sql = format!(
-            "SELECT stream_id, MAX(stream_version) FROM events \
-             WHERE stream_id IN ({}) GROUP BY stream_id",
-            placeholders(1, chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for stream in chunk {
-            query = query.bind(stream.as_str());
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let version: i64 = row.try_get(1)?;
-            found.insert(row.try_get::<String, _>(0)?, version as u64);
-        }
-    }
-    Ok(found)
+fn padded(items: &[String]) -> Vec<&str> {
+    let Some(first) = items.first() else {
+        return Vec::new();
+    };
+    let mut out: Vec<&str> = items.iter().map(String::as_str).collect();
+    out.resize(items.len().next_power_of_two(), first);
+    out
 }
 
 async fn insert_events(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
+    backend: Backend,
     rows: &[PendingRow<'_>],
     recorded_at: &str,
     positions: &mut HashMap<String, Position>,
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 9;
-    let values: Vec<String> = (0..rows.len())
-        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect();
     let sql = format!(
         "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, \
          tenant, payload, metadata, recorded_at) VALUES {} RETURNING event_id, position",
-        values.join(", ")
+        backend.row_placeholders(rows.len(), 9)
     );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for row in rows {
         query = query
             .bind(row.stream_id)
@@ -398,14 +528,14 @@ async fn insert_events(
             .bind(row.event.metadata.to_string())
             .bind(recorded_at);
     }
-    for row in query.fetch_all(&mut **tx).await? {
+    for row in query.fetch_all(&mut *conn).await? {
         positions.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
     }
     Ok(())
 }
 
 async fn save_snapshot(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     stream_id: &str,
     snapshot: &Snapshot,
     taken_at: &str,
@@ -423,26 +553,19 @@ async fn save_snapshot(
     .bind(snapshot.stream_version as i64)
     .bind(snapshot.state.to_string())
     .bind(taken_at)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// `$first, $first+1, …` (`count` of them). Both engines take `$N`.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::padded;
 
     #[test]
-    fn placeholders_are_numbered_from_the_given_start() {
-        assert_eq!(placeholders(1, 3), "$1, $2, $3");
-        assert_eq!(placeholders(10, 2), "$10, $11");
+    fn lookups_are_padded_to_powers_of_two_with_a_repeat() {
+        let items: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        assert_eq!(padded(&items), ["a", "b", "c", "a"]);
+        assert!(padded(&[]).is_empty());
     }
 }

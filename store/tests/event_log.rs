@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::testing::TestDatabase;
 use store::{
-    AppendOutcome, Backend, Db, EventLog, ExpectedVersion, NewEvent, RecordedEvent, Snapshot,
-    StoreError, Upcaster, both_backends,
+    Append, AppendOutcome, Backend, Db, EventLog, ExpectedVersion, NewEvent, RecordedEvent,
+    Snapshot, StoreError, Upcaster, both_backends,
 };
 use uuid::Uuid;
 
@@ -47,6 +47,7 @@ both_backends!(
     racing_appends_on_one_stream_have_exactly_one_winner,
     a_catch_up_reader_never_skips_or_repeats_under_sixteen_concurrent_writers,
     events_survive_reopening_the_database,
+    a_failed_pipelined_append_fences_the_rest_of_its_generation,
 );
 
 async fn appends_get_increasing_positions_and_stream_versions(backend: Backend) {
@@ -459,4 +460,73 @@ async fn events_survive_reopening_the_database(backend: Backend) {
         .await
         .unwrap();
     assert!(next.last_position() > outcome.last_position());
+}
+
+/// A caller pipelines B on top of A (same generation). A is refused; by the
+/// time B is decided, someone else has moved the stream to exactly the
+/// version B expects. B must still fail: it was decided on a state that
+/// never existed. A new generation (a reload) is not affected.
+async fn a_failed_pipelined_append_fences_the_rest_of_its_generation(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = open(&db).await;
+    let stored = event("t", 0);
+    log.append("elsewhere", ExpectedVersion::Any, vec![stored.clone()])
+        .await
+        .unwrap();
+    let submit = |expected, events, generation| {
+        log.submit(Append {
+            stream_id: "s".into(),
+            expected,
+            events,
+            snapshot: None,
+            generation,
+        })
+    };
+    // Queued in this order; the writer decides in this order.
+    // A reuses a stored id in second place: refused as a whole.
+    let a = submit(
+        ExpectedVersion::Exact(0),
+        vec![event("t", 9), stored],
+        Some(7),
+    )
+    .await
+    .unwrap();
+    let other = submit(ExpectedVersion::Exact(0), vec![event("t", 1)], None)
+        .await
+        .unwrap();
+    let b = submit(ExpectedVersion::Exact(1), vec![event("t", 2)], Some(7))
+        .await
+        .unwrap();
+    let reloaded = submit(ExpectedVersion::Exact(1), vec![event("t", 3)], Some(8))
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.outcome().await,
+        Err(StoreError::InvalidAppend(_))
+    ));
+    assert!(matches!(
+        other.outcome().await,
+        Ok(AppendOutcome::Appended { .. })
+    ));
+    let b = b.outcome().await;
+    assert!(matches!(b, Err(StoreError::Conflict { .. })), "{b:?}");
+    let reloaded = reloaded.outcome().await;
+    assert!(
+        matches!(
+            reloaded,
+            Ok(AppendOutcome::Appended {
+                stream_version: 2,
+                ..
+            })
+        ),
+        "{reloaded:?}"
+    );
+    let payloads: Vec<_> = log
+        .read_stream("s", 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payload)
+        .collect();
+    assert_eq!(payloads, [json!({ "n": 1 }), json!({ "n": 3 })]);
 }
