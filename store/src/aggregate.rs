@@ -149,6 +149,30 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             loaded.version = event.stream_version;
             loaded.aggregate.apply(decode::<A>(event)?.payload);
         }
+        if self.snapshot_every > 0
+            && loaded.version - loaded.snapshot_version >= self.snapshot_every
+        {
+            // A long replay, and perhaps no write will come to snapshot it
+            // (a conversation that is read far more than written): save one
+            // now, off the command's path. Losing it costs only a replay.
+            match serde_json::to_value(&loaded.aggregate) {
+                Ok(state) => {
+                    let snapshot = Snapshot {
+                        aggregate_type: A::TYPE.to_owned(),
+                        stream_version: loaded.version,
+                        state,
+                    };
+                    let (log, id) = (self.log.clone(), aggregate_id.to_owned());
+                    tokio::spawn(async move {
+                        if let Err(error) = log.save_snapshot(&id, &snapshot).await {
+                            tracing::warn!(aggregate_id = id, %error, "snapshot not saved");
+                        }
+                    });
+                    loaded.snapshot_version = loaded.version;
+                }
+                Err(error) => tracing::warn!(aggregate_id, %error, "aggregate does not serialize"),
+            }
+        }
         Ok(loaded)
     }
 }

@@ -237,6 +237,19 @@ impl EventLog {
         .transpose()
     }
 
+    /// Save a snapshot outside any append (snapshots are not the log: a
+    /// newer one replaces an older one, never the reverse).
+    pub async fn save_snapshot(
+        &self,
+        stream_id: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db().begin_write().await?;
+        let now = crate::event::format_time(chrono::Utc::now());
+        crate::writer::save_snapshot(&mut tx, stream_id, snapshot, &now).await?;
+        tx.commit().await
+    }
+
     /// The newest position this process has written or seen at start.
     pub fn head(&self) -> Position {
         *self.inner.head.borrow()

@@ -534,7 +534,7 @@ async fn insert_events(
     Ok(())
 }
 
-async fn save_snapshot(
+pub(crate) async fn save_snapshot(
     conn: &mut AnyConnection,
     stream_id: &str,
     snapshot: &Snapshot,

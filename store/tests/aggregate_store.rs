@@ -83,6 +83,7 @@ both_backends!(
     a_second_node_writing_first_is_a_conflict_then_a_retry_succeeds,
     a_conversation_with_a_hundred_thousand_messages_is_not_replayed,
     a_burst_of_commands_on_one_conversation_lands_once_each_in_order,
+    a_long_replay_is_snapshotted_even_when_nothing_is_written,
 );
 
 async fn commands_become_events_with_tenant_type_version_and_metadata(backend: Backend) {
@@ -219,29 +220,30 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
             .unwrap();
         version += 5_000;
     }
-    // The first command after the bulk load replays the stream once, and
-    // snapshots because far more than SNAPSHOT_EVERY events were unsnapshotted.
+    // The first command after the bulk load replays the stream once; that
+    // long replay is snapshotted (in the background).
     let (first, first_store) = framework(&log, SNAPSHOT_EVERY);
     execute(&first, &customer(), post("one more"))
         .await
         .unwrap();
     assert_eq!(first_store.replayed_events(), MESSAGES + 2);
-    let snapshot = log.snapshot(&stream()).await.unwrap().expect("a snapshot");
-    assert_eq!(snapshot.stream_version, MESSAGES + 3);
+    let snapshot = wait_for_snapshot(&log).await;
+    assert_eq!(snapshot.stream_version, MESSAGES + 2);
     let state: Conversation = serde_json::from_value(snapshot.state).unwrap();
-    assert_eq!(state.message_count(), MESSAGES + 1);
+    assert_eq!(state.message_count(), MESSAGES);
 
-    // A cold node (empty cache) loads the snapshot and replays nothing.
+    // A cold node (empty cache) loads the snapshot and replays only what
+    // came after it: the one message.
     let (cold, cold_store) = framework(&log, SNAPSHOT_EVERY);
     execute(&cold, &customer(), post("and another"))
         .await
         .unwrap();
-    assert_eq!(cold_store.replayed_events(), 0);
+    assert_eq!(cold_store.replayed_events(), 1);
     // A warm one does not even read the snapshot again.
     execute(&cold, &customer(), post("and again"))
         .await
         .unwrap();
-    assert_eq!(cold_store.replayed_events(), 0);
+    assert_eq!(cold_store.replayed_events(), 1);
     let tail = log.read_stream(&stream(), MESSAGES + 2).await.unwrap();
     let versions: Vec<u64> = tail.iter().map(|e| e.stream_version).collect();
     assert_eq!(versions, [MESSAGES + 3, MESSAGES + 4, MESSAGES + 5]);
@@ -312,4 +314,38 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
         .unwrap();
     let snapshot_or_replay = log.read_stream(&stream(), 0).await.unwrap();
     assert_eq!(snapshot_or_replay.len(), MESSAGES + 3);
+}
+
+/// A conversation that is read (rejoined) far more than written must not be
+/// replayed in full on every cold load.
+async fn a_long_replay_is_snapshotted_even_when_nothing_is_written(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (writer, _) = framework(&log, 0);
+    execute(&writer, &customer(), Action::Join).await.unwrap();
+    for n in 0..120 {
+        execute(&writer, &customer(), post(&format!("m{n}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(log.snapshot(&stream()).await.unwrap(), None);
+    // A cold node loads for a command that writes nothing (joining again).
+    let (reader, reader_store) = framework(&log, 100);
+    execute(&reader, &customer(), Action::Join).await.unwrap();
+    assert_eq!(reader_store.replayed_events(), 122);
+    assert_eq!(wait_for_snapshot(&log).await.stream_version, 122);
+    let (cold, cold_store) = framework(&log, 100);
+    execute(&cold, &customer(), Action::Join).await.unwrap();
+    assert_eq!(cold_store.replayed_events(), 0);
+}
+
+/// Snapshots taken after a load are saved in the background: wait for one.
+async fn wait_for_snapshot(log: &EventLog) -> store::Snapshot {
+    for _ in 0..250 {
+        if let Some(snapshot) = log.snapshot(&stream()).await.unwrap() {
+            return snapshot;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no snapshot was saved")
 }
