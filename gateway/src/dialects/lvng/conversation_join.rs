@@ -2,38 +2,15 @@
 //! caller; `member:joined` reaches the others through the projection.
 
 use domain::conversation::Action;
-use serde::Deserialize;
 use serde_json::json;
 
-use super::{DIALECT, conversation_of, conversation_room};
-use crate::commands;
+use super::{conversation_room, run_on_conversation};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Join {
-    conversation_id: Option<String>,
-    customer_id: Option<String>,
-}
-
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Join = call.parse()?;
-    let conversation = conversation_of(
-        call,
-        request.conversation_id.as_deref(),
-        request.customer_id.as_deref(),
-    )?;
-    commands::on_conversation(
-        &call.state,
-        &call.origin(DIALECT),
-        "conversation:join",
-        &conversation,
-        Action::Join,
-        None,
-    )
-    .await?;
+    let conversation = run_on_conversation(call, "conversation:join", Action::Join).await?;
     // Only after the join is authorized and durable does the socket listen.
     let room = conversation_room(&call.actor.tenant, &conversation);
     call.socket.join(room.clone());

@@ -28,7 +28,7 @@ use projections::conversation_messages::{self, Cursor};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{DIALECT, conversation_of, conversation_room, render};
+use super::{ConversationRef, DIALECT, conversation_room, render};
 use crate::commands;
 use crate::error::WireError;
 use crate::socket::Call;
@@ -39,8 +39,8 @@ const MAX_LIMIT: u32 = 500;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Rejoin {
-    conversation_id: Option<String>,
-    customer_id: Option<String>,
+    #[serde(flatten)]
+    target: ConversationRef,
     last_message_id: Option<String>,
     last_message_timestamp: Option<Value>,
     limit: Option<u32>,
@@ -48,11 +48,7 @@ struct Rejoin {
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
     let request: Rejoin = call.parse()?;
-    let conversation = conversation_of(
-        call,
-        request.conversation_id.as_deref(),
-        request.customer_id.as_deref(),
-    )?;
+    let conversation = request.target.resolve(call)?;
     let invalid =
         |message: String| WireError::validation(message).in_conversation(conversation.as_str());
     let after_id = request

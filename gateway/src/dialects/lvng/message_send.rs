@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{DIALECT, conversation_of};
+use super::{ConversationRef, DIALECT};
 use crate::commands;
 use crate::error::WireError;
 use crate::socket::Call;
@@ -27,9 +27,9 @@ const MAX_MENTIONS: usize = 100;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Send {
+    #[serde(flatten)]
+    target: ConversationRef,
     channel_id: Option<String>,
-    conversation_id: Option<String>,
-    customer_id: Option<String>,
     content: Option<String>,
     thread_id: Option<String>,
     mentions: Option<Vec<String>>,
@@ -38,18 +38,14 @@ struct Send {
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
     let request: Send = call.parse()?;
-    if request.conversation_id.is_none() && request.channel_id.is_some() {
+    if request.target.conversation_id.is_none() && request.channel_id.is_some() {
         return Err(
             WireError::validation("conversationId is required").with_details(
                 "message:send: channel messages without a conversationId are not supported yet",
             ),
         );
     }
-    let conversation = conversation_of(
-        call,
-        request.conversation_id.as_deref(),
-        request.customer_id.as_deref(),
-    )?;
+    let conversation = request.target.resolve(call)?;
     let in_conversation =
         |e: domain::DomainError| WireError::from(e).in_conversation(conversation.as_str());
     let content = request.content.ok_or_else(|| {

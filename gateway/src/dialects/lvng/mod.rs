@@ -11,8 +11,11 @@ mod typing;
 
 pub use push::push;
 
+use domain::conversation::Action;
 use domain::ids::{ConversationId, TenantId};
+use serde::Deserialize;
 
+use crate::commands;
 use crate::error::WireError;
 use crate::socket::Call;
 
@@ -37,25 +40,53 @@ pub fn conversation_room(tenant: &TenantId, conversation: &ConversationId) -> St
     format!("customer:{tenant}:conversation:{conversation}")
 }
 
-/// Resolve `{conversationId, customerId}`: the conversation must be named,
-/// and `customerId`, when given, must be the caller's own tenant.
-fn conversation_of(
-    call: &Call,
-    conversation_id: Option<&str>,
-    customer_id: Option<&str>,
-) -> Result<ConversationId, WireError> {
-    let Some(raw) = conversation_id else {
-        return Err(WireError::validation("conversationId is required")
-            .with_details(format!("{}: missing field `conversationId`", call.event)));
-    };
-    let conversation = ConversationId::parse(raw).map_err(WireError::from)?;
-    if let Some(customer) = customer_id
-        && customer != call.actor.tenant.as_str()
-    {
-        return Err(
-            WireError::forbidden("customerId does not match your tenant")
-                .in_conversation(conversation.as_str()),
-        );
+/// `{conversationId, customerId}`: how every lvng conversation event names
+/// its conversation (flattened into the larger payloads).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConversationRef {
+    conversation_id: Option<String>,
+    customer_id: Option<String>,
+}
+
+impl ConversationRef {
+    /// The conversation must be named, and `customerId`, when given, must be
+    /// the caller's own tenant.
+    fn resolve(&self, call: &Call) -> Result<ConversationId, WireError> {
+        let Some(raw) = &self.conversation_id else {
+            return Err(WireError::validation("conversationId is required")
+                .with_details(format!("{}: missing field `conversationId`", call.event)));
+        };
+        let conversation = ConversationId::parse(raw.as_str()).map_err(WireError::from)?;
+        if let Some(customer) = &self.customer_id
+            && customer != call.actor.tenant.as_str()
+        {
+            return Err(
+                WireError::forbidden("customerId does not match your tenant")
+                    .in_conversation(conversation.as_str()),
+            );
+        }
+        Ok(conversation)
     }
+}
+
+/// Read `{conversationId, customerId}` from the payload and run `action` on
+/// that conversation.
+async fn run_on_conversation(
+    call: &Call,
+    command: &'static str,
+    action: Action,
+) -> Result<ConversationId, WireError> {
+    let target: ConversationRef = call.parse()?;
+    let conversation = target.resolve(call)?;
+    commands::on_conversation(
+        &call.state,
+        &call.origin(DIALECT),
+        command,
+        &conversation,
+        action,
+        None,
+    )
+    .await?;
     Ok(conversation)
 }

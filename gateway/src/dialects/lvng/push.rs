@@ -35,12 +35,7 @@ pub async fn push(io: &SocketIo, update: &Update) {
         } => (
             conversation_room(tenant, conversation_id),
             "member:joined",
-            json!({
-                "conversationId": conversation_id.as_str(),
-                "userId": user_id.as_str(),
-                "userName": user_name,
-                "timestamp": wire_time(*at),
-            }),
+            render::member(conversation_id, user_id, user_name, *at),
             false,
         ),
         Change::ParticipantLeft {
@@ -52,12 +47,7 @@ pub async fn push(io: &SocketIo, update: &Update) {
         } => (
             conversation_room(tenant, conversation_id),
             "member:left",
-            json!({
-                "conversationId": conversation_id.as_str(),
-                "userId": user_id.as_str(),
-                "userName": user_name,
-                "timestamp": wire_time(*at),
-            }),
+            render::member(conversation_id, user_id, user_name, *at),
             false,
         ),
         Change::Typing {

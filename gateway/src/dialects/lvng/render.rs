@@ -1,5 +1,7 @@
 //! lvng's outbound payload shapes.
 
+use chrono::{DateTime, Utc};
+use domain::ids::{ConversationId, UserId};
 use projections::conversation_messages::MessageView;
 use serde_json::{Value, json};
 
@@ -25,5 +27,20 @@ pub fn message_new(m: &MessageView) -> Value {
             "optimisticId": m.optimistic_id,
             "role": m.author_role.as_str(),
         },
+    })
+}
+
+/// `member:joined` and `member:left`: `{conversationId, userId, userName, timestamp}`.
+pub fn member(
+    conversation: &ConversationId,
+    user: &UserId,
+    name: &str,
+    at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "conversationId": conversation.as_str(),
+        "userId": user.as_str(),
+        "userName": name,
+        "timestamp": wire_time(at),
     })
 }
