@@ -110,15 +110,23 @@ impl Authenticator {
             }
         };
         let mut validation = Validation::new(algorithm);
-        validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
+        // A configured issuer or audience must be present, not just right
+        // when present: jsonwebtoken checks only the claims it is told are
+        // required.
+        let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &config.jwt_issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match &config.jwt_audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok((
             Self {
                 decoding,
@@ -219,6 +227,154 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::config::Secret;
+    use domain::actor::Role;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::{Value, json};
+    use std::path::PathBuf;
+
+    const SECRET: &str = "unit-test-secret-unit-test-secret!";
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn hs256(config: &mut Config) -> Authenticator {
+        config.jwt_secret = Some(Secret::new(SECRET));
+        Authenticator::from_config(config).unwrap().0
+    }
+
+    fn sign(algorithm: Algorithm, key: &EncodingKey, claims: Value) -> String {
+        jsonwebtoken::encode(&Header::new(algorithm), &claims, key).unwrap()
+    }
+
+    fn claims(extra: Value) -> Value {
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        let mut claims = json!({ "sub": "ana", "tenant": "acme", "exp": exp });
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        claims
+    }
+
+    #[test]
+    fn an_hs256_token_becomes_an_actor_with_customer_as_the_default_role() {
+        let auth = hs256(&mut Config::for_database("sqlite://x.db"));
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let actor = auth
+            .verify(&sign(Algorithm::HS256, &key, claims(json!({}))))
+            .unwrap();
+        assert_eq!(
+            (actor.user.as_str(), actor.tenant.as_str(), actor.role),
+            ("ana", "acme", Role::Customer)
+        );
+        let named = claims(json!({ "role": "agent", "name": " Ana\u{0} " }));
+        let actor = auth.verify(&sign(Algorithm::HS256, &key, named)).unwrap();
+        assert_eq!(
+            (actor.role, actor.name.as_deref()),
+            (Role::Agent, Some("Ana"))
+        );
+    }
+
+    #[test]
+    fn the_seeds_names_for_the_tenant_claim_are_accepted() {
+        let auth = hs256(&mut Config::for_database("sqlite://x.db"));
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        for alias in ["tenantId", "organizationId", "orgId", "customerId"] {
+            let mut token_claims = claims(json!({}));
+            let tenant = token_claims
+                .as_object_mut()
+                .unwrap()
+                .remove("tenant")
+                .unwrap();
+            token_claims[alias] = tenant;
+            let actor = auth
+                .verify(&sign(Algorithm::HS256, &key, token_claims))
+                .unwrap();
+            assert_eq!(actor.tenant.as_str(), "acme", "{alias}");
+        }
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_when_configured() {
+        let mut config = Config::for_database("sqlite://x.db");
+        config.jwt_issuer = Some("https://id.example".into());
+        config.jwt_audience = Some("parley".into());
+        let auth = hs256(&mut config);
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let good = claims(json!({ "iss": "https://id.example", "aud": "parley" }));
+        assert!(auth.verify(&sign(Algorithm::HS256, &key, good)).is_ok());
+        for bad in [
+            json!({ "iss": "https://evil.example", "aud": "parley" }),
+            json!({ "iss": "https://id.example", "aud": "other" }),
+            json!({ "aud": "parley" }),
+            json!({ "iss": "https://id.example" }),
+        ] {
+            let refused = auth.verify(&sign(Algorithm::HS256, &key, claims(bad.clone())));
+            assert!(matches!(refused, Err(AuthError::Invalid(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_the_public_key_and_hs256_ones_do_not() {
+        let mut config = Config::for_database("sqlite://x.db");
+        config.jwt_public_key = Some(fixture("es256-test-public.pem"));
+        config.jwt_algorithm = "ES256".into();
+        // A secret configured beside the key must not open a second door.
+        config.jwt_secret = Some(Secret::new(SECRET));
+        let (auth, generated) = Authenticator::from_config(&config).unwrap();
+        assert!(generated.is_none());
+        let private = std::fs::read(fixture("es256-test-private.pem")).unwrap();
+        let es256 = EncodingKey::from_ec_pem(&private).unwrap();
+        let actor = auth
+            .verify(&sign(Algorithm::ES256, &es256, claims(json!({}))))
+            .unwrap();
+        assert_eq!(actor.user.as_str(), "ana");
+        // Algorithm confusion: HS256 "signed" with the public key's bytes.
+        let public = std::fs::read(fixture("es256-test-public.pem")).unwrap();
+        let confused = sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(&public),
+            claims(json!({})),
+        );
+        assert!(matches!(auth.verify(&confused), Err(AuthError::Invalid(_))));
+        let hs = sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            claims(json!({})),
+        );
+        assert!(matches!(auth.verify(&hs), Err(AuthError::Invalid(_))));
+        // Tokens cannot be minted without a secret of our own.
+        assert!(
+            auth.issue(&actor, std::time::Duration::from_secs(60))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn short_secrets_and_unknown_algorithms_are_configuration_errors() {
+        let mut config = Config::for_database("sqlite://x.db");
+        config.jwt_secret = Some(Secret::new("too short"));
+        assert!(matches!(
+            Authenticator::from_config(&config),
+            Err(GatewayError::Config(_))
+        ));
+        let mut config = Config::for_database("sqlite://x.db");
+        config.jwt_public_key = Some(fixture("es256-test-public.pem"));
+        config.jwt_algorithm = "none".into();
+        assert!(matches!(
+            Authenticator::from_config(&config),
+            Err(GatewayError::Config(_))
+        ));
+    }
 
     #[test]
     fn bearer_headers_and_query_tokens_are_found() {
