@@ -113,11 +113,6 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         self.replayed.load(Ordering::Relaxed)
     }
 
-    /// Forget a cached aggregate (the next command reloads it from the log).
-    pub fn evict(&self, aggregate_id: &str) {
-        self.cache.invalidate(aggregate_id);
-    }
-
     async fn load_from_log(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         let mut loaded = Loaded {
             aggregate: A::default(),
