@@ -167,14 +167,7 @@ impl EventLog {
     /// the same `generation`: if this one fails, the next fails too).
     pub async fn submit(&self, append: Append) -> Result<PendingAppend, StoreError> {
         let (reply, outcome) = oneshot::channel();
-        let request = AppendRequest {
-            stream_id: append.stream_id,
-            expected: append.expected,
-            events: append.events,
-            snapshot: append.snapshot,
-            generation: append.generation,
-            reply,
-        };
+        let request = AppendRequest { append, reply };
         self.inner
             .appends
             .send(request)

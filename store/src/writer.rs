@@ -45,9 +45,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use crate::StoreError;
 use crate::db::{Backend, Db};
 use crate::event::{AppendOutcome, ExpectedVersion, NewEvent, Position, Snapshot, format_time};
+use crate::{Append, StoreError};
 
 /// Requests waiting for the writer; beyond this, appenders wait (backpressure).
 pub(crate) const QUEUE_DEPTH: usize = 8192;
@@ -59,12 +59,7 @@ const INSERT_CHUNK: usize = 100;
 const LOOKUP_CHUNK: usize = 256;
 
 pub(crate) struct AppendRequest {
-    pub stream_id: String,
-    pub expected: ExpectedVersion,
-    pub events: Vec<NewEvent>,
-    pub snapshot: Option<Snapshot>,
-    /// Set on pipelined appends (see the module documentation).
-    pub generation: Option<u64>,
+    pub append: Append,
     pub reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
@@ -101,11 +96,11 @@ impl Writer {
             };
             let Some(first) = next else { break };
             let mut batch = vec![first];
-            let mut events = batch[0].events.len();
+            let mut events = batch[0].append.events.len();
             while events < MAX_BATCH_EVENTS {
                 match self.rx.try_recv() {
                     Ok(request) => {
-                        events += request.events.len();
+                        events += request.append.events.len();
                         batch.push(request);
                     }
                     Err(_) => break,
@@ -199,16 +194,16 @@ impl Writer {
 /// a reload, queued after every request of the fenced one. Unpipelined
 /// writes (another node's, say) leave fences alone.
 fn fence(fences: &mut Fences, request: &AppendRequest, written: bool) {
-    let Some(generation) = request.generation else {
+    let Some(generation) = request.append.generation else {
         return;
     };
     if !written {
-        fences.insert(request.stream_id.clone(), generation);
+        fences.insert(request.append.stream_id.clone(), generation);
     } else if fences
-        .get(&request.stream_id)
+        .get(&request.append.stream_id)
         .is_some_and(|fenced| *fenced != generation)
     {
-        fences.remove(&request.stream_id);
+        fences.remove(&request.append.stream_id);
     }
 }
 
@@ -248,11 +243,11 @@ async fn write_batch(
 
     let ids: Vec<String> = batch
         .iter()
-        .flat_map(|r| r.events.iter().map(|e| e.event_id.to_string()))
+        .flat_map(|r| r.append.events.iter().map(|e| e.event_id.to_string()))
         .collect();
     let streams: Vec<String> = batch
         .iter()
-        .map(|r| r.stream_id.clone())
+        .map(|r| r.append.stream_id.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -265,7 +260,7 @@ async fn write_batch(
         let decision = decide(request, &stored, &in_batch, &mut versions, &fenced);
         let written = matches!(decision, Decision::Write { .. });
         if written {
-            for event in &request.events {
+            for event in &request.append.events {
                 in_batch.insert(event.event_id.to_string(), index);
             }
         }
@@ -278,9 +273,9 @@ async fn write_batch(
     let mut rows: Vec<PendingRow<'_>> = Vec::new();
     for (request, decision) in batch.iter().zip(&decisions) {
         if let Decision::Write { first_version } = decision {
-            for (offset, event) in request.events.iter().enumerate() {
+            for (offset, event) in request.append.events.iter().enumerate() {
                 rows.push(PendingRow {
-                    stream_id: &request.stream_id,
+                    stream_id: &request.append.stream_id,
                     stream_version: first_version + offset as u64,
                     event,
                 });
@@ -292,10 +287,12 @@ async fn write_batch(
         insert_events(conn, db.backend(), chunk, &recorded_at, &mut positions).await?;
     }
     for (request, decision) in batch.iter().zip(&decisions) {
-        if let (Decision::Write { first_version }, Some(snapshot)) = (decision, &request.snapshot) {
-            let version = first_version + request.events.len() as u64 - 1;
+        if let (Decision::Write { first_version }, Some(snapshot)) =
+            (decision, &request.append.snapshot)
+        {
+            let version = first_version + request.append.events.len() as u64 - 1;
             if snapshot.stream_version == version {
-                save_snapshot(conn, &request.stream_id, snapshot, &recorded_at).await?;
+                save_snapshot(conn, &request.append.stream_id, snapshot, &recorded_at).await?;
             }
         }
     }
@@ -311,12 +308,14 @@ async fn write_batch(
                 })
         };
         let first = request
+            .append
             .events
             .first()
             .map(at)
             .transpose()?
             .unwrap_or_default();
         let last = request
+            .append
             .events
             .last()
             .map(at)
@@ -331,7 +330,7 @@ async fn write_batch(
                 span(request).map(|(first, last)| AppendOutcome::Appended {
                     first_position: first,
                     last_position: last,
-                    stream_version: first_version + request.events.len() as u64 - 1,
+                    stream_version: first_version + request.append.events.len() as u64 - 1,
                 })
             }
             Decision::Duplicate(outcome) => Ok(outcome),
@@ -357,10 +356,11 @@ fn decide(
     versions: &mut HashMap<String, u64>,
     fenced: &Fences,
 ) -> Decision {
-    if request.events.is_empty() {
+    if request.append.events.is_empty() {
         return Decision::Refused(StoreError::InvalidAppend("no events to append".into()));
     }
     let ids: Vec<String> = request
+        .append
         .events
         .iter()
         .map(|e| e.event_id.to_string())
@@ -388,33 +388,36 @@ fn decide(
             "event id {reused} is already in the log"
         )));
     }
-    let current = versions.get(&request.stream_id).copied().unwrap_or(0);
-    if let Some(generation) = request.generation
-        && fenced.get(&request.stream_id) == Some(&generation)
+    let current = versions
+        .get(&request.append.stream_id)
+        .copied()
+        .unwrap_or(0);
+    if let Some(generation) = request.append.generation
+        && fenced.get(&request.append.stream_id) == Some(&generation)
     {
         // Decided on top of an append that failed: whatever the version
         // says now, the state it was decided on never existed.
         return Decision::Refused(StoreError::Conflict {
-            stream: request.stream_id.clone(),
-            expected: request.expected.to_string(),
+            stream: request.append.stream_id.clone(),
+            expected: request.append.expected.to_string(),
             actual: current,
         });
     }
-    let ok = match request.expected {
+    let ok = match request.append.expected {
         ExpectedVersion::Any => true,
         ExpectedVersion::NoStream => current == 0,
         ExpectedVersion::Exact(v) => v == current,
     };
     if !ok {
         return Decision::Refused(StoreError::Conflict {
-            stream: request.stream_id.clone(),
-            expected: request.expected.to_string(),
+            stream: request.append.stream_id.clone(),
+            expected: request.append.expected.to_string(),
             actual: current,
         });
     }
     versions.insert(
-        request.stream_id.clone(),
-        current + request.events.len() as u64,
+        request.append.stream_id.clone(),
+        current + request.append.events.len() as u64,
     );
     Decision::Write {
         first_version: current + 1,
