@@ -39,12 +39,8 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
 pub(crate) fn conversation_event(
     event: &RecordedEvent,
 ) -> Option<Result<ConversationEvent, ProjectionError>> {
-    if !event.stream_id.starts_with("conversation/") {
+    if !Conversation::owns_stream(&event.stream_id) {
         return None;
     }
-    Some(
-        store::aggregate::decode::<Conversation>(event.clone())
-            .map(|envelope| envelope.payload)
-            .map_err(ProjectionError::from),
-    )
+    Some(store::aggregate::decode_payload::<Conversation>(event).map_err(ProjectionError::from))
 }

@@ -142,7 +142,13 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         for event in events {
             loaded.version = event.stream_version;
-            loaded.aggregate.apply(decode::<A>(event)?.payload);
+            let payload = tagged::<A>(
+                &event.event_type,
+                event.payload,
+                event.schema_version,
+                event.position,
+            )?;
+            loaded.aggregate.apply(payload);
         }
         if self.snapshot_every > 0
             && loaded.version - loaded.snapshot_version >= self.snapshot_every
@@ -348,13 +354,12 @@ pub fn encode<A: Aggregate>(
 
 /// Turn a recorded event back into the aggregate's event type.
 pub fn decode<A: Aggregate>(event: RecordedEvent) -> Result<EventEnvelope<A>, StoreError> {
-    let tagged = Value::Object(Map::from_iter([(event.event_type.clone(), event.payload)]));
-    let payload = serde_json::from_value(tagged).map_err(|e| {
-        StoreError::Decode(format!(
-            "{} v{} at position {}: {e}",
-            event.event_type, event.schema_version, event.position
-        ))
-    })?;
+    let payload = tagged::<A>(
+        &event.event_type,
+        event.payload,
+        event.schema_version,
+        event.position,
+    )?;
     let metadata = match event.metadata {
         Value::Object(map) => map
             .into_iter()
@@ -367,6 +372,31 @@ pub fn decode<A: Aggregate>(event: RecordedEvent) -> Result<EventEnvelope<A>, St
         sequence: event.stream_version as usize,
         payload,
         metadata,
+    })
+}
+
+/// Only the aggregate's event, without its envelope: what projections and
+/// replays need (copies the payload, nothing else).
+pub fn decode_payload<A: Aggregate>(event: &RecordedEvent) -> Result<A::Event, StoreError> {
+    tagged::<A>(
+        &event.event_type,
+        event.payload.clone(),
+        event.schema_version,
+        event.position,
+    )
+}
+
+fn tagged<A: Aggregate>(
+    event_type: &str,
+    payload: Value,
+    schema_version: i32,
+    position: i64,
+) -> Result<A::Event, StoreError> {
+    let tagged = Value::Object(Map::from_iter([(event_type.to_owned(), payload)]));
+    serde_json::from_value(tagged).map_err(|e| {
+        StoreError::Decode(format!(
+            "{event_type} v{schema_version} at position {position}: {e}"
+        ))
     })
 }
 

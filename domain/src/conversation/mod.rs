@@ -28,6 +28,8 @@ use crate::DomainError;
 use crate::actor::{Actor, Role};
 use crate::ids::{ConversationId, TenantId, UserId};
 
+const STREAM_PREFIX: &str = "conversation/";
+
 /// The decision state of one conversation. Deliberately small (no message
 /// bodies), so that caching and snapshotting it stays cheap however long the
 /// conversation grows; the messages themselves live in the read models.
@@ -52,7 +54,12 @@ impl Conversation {
     /// The event-log stream of a conversation. `/` cannot occur in either id,
     /// so different (tenant, id) pairs never share a stream.
     pub fn stream_id(tenant: &TenantId, id: &ConversationId) -> String {
-        format!("conversation/{tenant}/{id}")
+        format!("{STREAM_PREFIX}{tenant}/{id}")
+    }
+
+    /// Does this stream hold a conversation's events?
+    pub fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
     }
 
     pub fn is_open(&self) -> bool {

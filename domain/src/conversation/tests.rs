@@ -428,4 +428,6 @@ fn stream_ids_cannot_collide_across_tenants() {
         &ConversationId::parse("b-c").unwrap(),
     );
     assert_ne!(a, b);
+    assert!(Conversation::owns_stream(&a));
+    assert!(!Conversation::owns_stream("channel/a/b"));
 }
