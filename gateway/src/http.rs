@@ -82,14 +82,7 @@ async fn list_conversations(
     };
     // Read your writes: whatever was acknowledged before this request is in
     // the answer.
-    state
-        .projector
-        .wait_for(
-            conversation_list::NAME,
-            state.log.head(),
-            state.config.read_your_writes_timeout(),
-        )
-        .await;
+    state.read_your_writes(conversation_list::NAME).await;
     let found = conversation_list::list(state.log.db(), &actor.tenant, &query).await?;
     Ok(Json(json!({
         "conversations": found.items.iter().map(summary).collect::<Vec<_>>(),

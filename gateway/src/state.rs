@@ -32,6 +32,23 @@ impl AppState {
     }
 }
 
+impl Inner {
+    /// Wait until `projection` reflects everything appended so far, so that
+    /// a query answers with what the caller was already acknowledged. Gives
+    /// up (with a warning) after the configured timeout.
+    pub async fn read_your_writes(&self, projection: &str) {
+        let head = self.log.head();
+        let timeout = self.config.read_your_writes_timeout();
+        if !self.projector.wait_for(projection, head, timeout).await {
+            tracing::warn!(
+                projection,
+                head,
+                "answering before the projection caught up"
+            );
+        }
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {

@@ -88,20 +88,9 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .join(conversation_room(&call.actor.tenant, &conversation));
 
     let state = &call.state;
-    let head = state.log.head();
-    if !state
-        .projector
-        .wait_for(
-            conversation_messages::NAME,
-            head,
-            state.config.read_your_writes_timeout(),
-        )
-        .await
-    {
-        // Still correct (the socket is in the room: later messages are
-        // pushed), but the reply may lack the newest ones.
-        tracing::warn!(head, "rejoin answered before the projection caught up");
-    }
+    // If this times out the answer is still correct (the socket is in the
+    // room: later messages are pushed), but may lack the newest ones.
+    state.read_your_writes(conversation_messages::NAME).await;
 
     let db = state.log.db();
     let tenant = &call.actor.tenant;
