@@ -46,12 +46,14 @@ impl Call {
     /// Decode the payload. Unknown fields are ignored; missing or mistyped
     /// ones are a `VALIDATION_ERROR` naming the event and the problem.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, WireError> {
+        // An event sent without a payload decodes as an empty object.
+        let empty = Value::Object(Default::default());
         let data = match &self.data {
-            // An event sent without a payload decodes as an empty object.
-            Value::Null => Value::Object(Default::default()),
-            other => other.clone(),
+            Value::Null => &empty,
+            other => other,
         };
-        serde_json::from_value(data).map_err(|e| {
+        // Deserialize from the borrowed value: no copy of the payload.
+        T::deserialize(data).map_err(|e| {
             WireError::validation(format!("{} payload is not valid", self.event))
                 .with_details(format!("{}: {e}", self.event))
         })
