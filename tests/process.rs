@@ -88,7 +88,12 @@ async fn acknowledged_messages_survive_kill_9_under_load(backend: Backend) {
     const SENDERS: usize = 4;
     const PER_SENDER: usize = 150;
     let db = TestDatabase::new(backend).await;
-    let env = [("DATABASE_URL", db.url()), ("PARLEY_JWT_SECRET", SECRET)];
+    // Each sender sends more than a person would: lift the rate limit.
+    let env = [
+        ("DATABASE_URL", db.url()),
+        ("PARLEY_JWT_SECRET", SECRET),
+        ("PARLEY_RATE_LIMIT_EVENTS", "100000"),
+    ];
     let gateway = GatewayProcess::start(&env);
     let mut senders = Vec::new();
     for s in 0..SENDERS {

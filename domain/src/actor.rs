@@ -17,12 +17,22 @@ pub enum Role {
     Admin,
     Analyst,
     Auditor,
+    /// A machine caller (an agent runtime posting swarm steps): never a
+    /// participant.
+    Service,
 }
 
 impl Role {
     /// Staff may join and write to any conversation of their own tenant.
     pub fn is_staff(self) -> bool {
         matches!(self, Role::Agent | Role::Supervisor | Role::Admin)
+    }
+
+    /// May take part in conversations, channels and calls. Analysts and
+    /// auditors read the log and services post machine output: none of
+    /// them takes part.
+    pub fn may_participate(self) -> bool {
+        !matches!(self, Role::Analyst | Role::Auditor | Role::Service)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +43,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Analyst => "analyst",
             Role::Auditor => "auditor",
+            Role::Service => "service",
         }
     }
 }
@@ -47,11 +58,12 @@ impl FromStr for Role {
             "admin" => Role::Admin,
             "analyst" => Role::Analyst,
             "auditor" => Role::Auditor,
+            "service" => Role::Service,
             other => {
                 return Err(DomainError::invalid(
                     "role",
                     format!(
-                        "unknown role {other:?} (customer, agent, supervisor, admin, analyst, auditor)"
+                        "unknown role {other:?} (customer, agent, supervisor, admin, analyst, auditor, service)"
                     ),
                 ));
             }
@@ -94,6 +106,7 @@ mod tests {
             Role::Admin,
             Role::Analyst,
             Role::Auditor,
+            Role::Service,
         ]
         .into_iter()
         .filter(|r| r.is_staff())
@@ -103,7 +116,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_their_names() {
-        for role in [Role::Customer, Role::Agent, Role::Auditor] {
+        for role in [Role::Customer, Role::Agent, Role::Auditor, Role::Service] {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());

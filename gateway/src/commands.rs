@@ -1,11 +1,13 @@
 //! Running domain commands: metadata, in-flight tracking, conflict retries.
 
 use chrono::{SubsecRound, Utc};
-use cqrs_es::AggregateError;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::actor::Actor;
 use domain::conversation::{Action, Conversation, ConversationCommand};
 use domain::ids::ConversationId;
+use domain::{DomainError, Timestamp};
 use std::collections::HashMap;
+use store::AggregateStore;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
 use uuid::Uuid;
 
@@ -33,8 +35,62 @@ pub async fn on_conversation(
     action: Action,
     command_id: Option<Uuid>,
 ) -> Result<(), WireError> {
-    let command_id = command_id.unwrap_or_else(Uuid::now_v7);
     let stream = Conversation::stream_id(&origin.actor.tenant, conversation);
+    run(
+        state,
+        &state.conversations,
+        origin,
+        command,
+        &stream,
+        command_id,
+        |at| ConversationCommand {
+            conversation: conversation.clone(),
+            actor: origin.actor.clone(),
+            at,
+            action: action.clone(),
+        },
+    )
+    .await
+    .map_err(|e| e.in_conversation(conversation.as_str()))
+}
+
+/// Run a command on any aggregate's `stream`. `make` builds the command for
+/// a given time; it is called again on each retry. The command is tracked,
+/// so shutdown waits for it.
+pub async fn run<A>(
+    state: &AppState,
+    framework: &CqrsFramework<A, AggregateStore<A>>,
+    origin: &Origin<'_>,
+    command: &'static str,
+    stream: &str,
+    command_id: Option<Uuid>,
+    make: impl Fn(Timestamp) -> A::Command,
+) -> Result<(), WireError>
+where
+    A: Aggregate<Error = DomainError> + 'static,
+{
+    let command_id = command_id.unwrap_or_else(Uuid::now_v7);
+    let metadata = metadata(origin, command, command_id);
+    // The wire shows milliseconds; storing exactly that makes a client's
+    // `createdAt` a precise cursor.
+    let at = Utc::now().trunc_subsecs(3);
+    let attempts = async {
+        let mut attempt = 1;
+        loop {
+            match framework
+                .execute_with_metadata(stream, make(at), metadata.clone())
+                .await
+            {
+                Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => attempt += 1,
+                result => return result.map_err(WireError::from),
+            }
+        }
+    };
+    state.inflight.track_future(attempts).await
+}
+
+/// What every event records about the command that caused it.
+fn metadata(origin: &Origin<'_>, command: &str, command_id: Uuid) -> HashMap<String, String> {
     let mut metadata = HashMap::from([
         (META_TENANT.to_owned(), origin.actor.tenant.to_string()),
         (META_COMMAND_ID.to_owned(), command_id.to_string()),
@@ -47,30 +103,5 @@ pub async fn on_conversation(
     if let Some(socket) = &origin.socket_id {
         metadata.insert("socket_id".to_owned(), socket.clone());
     }
-    // The wire shows milliseconds; storing exactly that makes a client's
-    // `createdAt` a precise cursor.
-    let at = Utc::now().trunc_subsecs(3);
-    let run = async {
-        let mut attempt = 1;
-        loop {
-            let cmd = ConversationCommand {
-                conversation: conversation.clone(),
-                actor: origin.actor.clone(),
-                at,
-                action: action.clone(),
-            };
-            match state
-                .conversations
-                .execute_with_metadata(&stream, cmd, metadata.clone())
-                .await
-            {
-                Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => attempt += 1,
-                result => {
-                    return result
-                        .map_err(|e| WireError::from(e).in_conversation(conversation.as_str()));
-                }
-            }
-        }
-    };
-    state.inflight.track_future(run).await
+    metadata
 }

@@ -51,6 +51,16 @@ pub struct Config {
     /// Aggregates kept loaded in memory.
     #[arg(long, env = "PARLEY_AGGREGATE_CACHE", default_value_t = 10_000)]
     pub aggregate_cache: u64,
+
+    /// Events a socket may send per rate-limit window (the seed's 100).
+    #[arg(long, env = "PARLEY_RATE_LIMIT_EVENTS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_events: u32,
+
+    /// Length of the rate-limit window, in seconds (the seed's 60).
+    #[arg(long, env = "PARLEY_RATE_LIMIT_WINDOW_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_window_secs: u64,
 }
 
 impl Config {

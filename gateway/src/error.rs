@@ -32,6 +32,9 @@ pub struct WireError {
     pub details: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// With `RATE_LIMITED`: when the next event will be accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl WireError {
@@ -41,6 +44,7 @@ impl WireError {
             message: message.into(),
             details: None,
             conversation_id: None,
+            retry_after_ms: None,
         }
     }
 
@@ -54,6 +58,19 @@ impl WireError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new("NOT_FOUND", message)
+    }
+
+    /// The seed's rate limit was reached; nothing was applied.
+    pub fn rate_limited(limit: u32, window_secs: u64, retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            "RATE_LIMITED",
+            format!(
+                "at most {limit} events per {window_secs} s per connection; this one was not applied"
+            ),
+        );
+        // Rounded up: retrying after exactly this long must succeed.
+        error.retry_after_ms = Some(retry_after.as_micros().div_ceil(1000) as u64);
+        error
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
@@ -84,6 +101,7 @@ impl WireError {
             "NOT_FOUND" => StatusCode::NOT_FOUND,
             "CONFLICT" | "INVALID_STATE" => StatusCode::CONFLICT,
             "PAYLOAD_TOO_LARGE" => StatusCode::PAYLOAD_TOO_LARGE,
+            "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
             "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
             "INTERNAL_ERROR" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -108,10 +126,9 @@ impl From<AggregateError<DomainError>> for WireError {
     fn from(error: AggregateError<DomainError>) -> Self {
         match error {
             AggregateError::UserError(e) => e.into(),
-            AggregateError::AggregateConflict => WireError::new(
-                "CONFLICT",
-                "the conversation changed concurrently too often; try again",
-            ),
+            AggregateError::AggregateConflict => {
+                WireError::new("CONFLICT", "it changed concurrently too often; try again")
+            }
             other => WireError::internal(&other),
         }
     }

@@ -87,7 +87,7 @@ impl Conversation {
         let Some(opened) = &self.opened else {
             return match action {
                 Action::Join => {
-                    if !may_participate(actor.role) {
+                    if !actor.role.may_participate() {
                         return Err(DomainError::Forbidden(format!(
                             "the {} role cannot open conversations",
                             actor.role
@@ -145,7 +145,7 @@ impl Conversation {
                         "only staff may add participants".into(),
                     ));
                 }
-                if !may_participate(role) {
+                if !role.may_participate() {
                     return Err(DomainError::invalid(
                         "role",
                         format!("the {role} role cannot be a participant"),
@@ -235,11 +235,6 @@ impl Conversation {
             ))
         }
     }
-}
-
-/// Analysts and auditors read the log; they never take part.
-fn may_participate(role: Role) -> bool {
-    !matches!(role, Role::Analyst | Role::Auditor)
 }
 
 fn not_found(conversation: &ConversationId) -> DomainError {

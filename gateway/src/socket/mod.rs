@@ -2,8 +2,10 @@
 //! for every event, whichever dialect it belongs to.
 
 mod call;
+mod rate_limit;
 
 pub use call::{Call, Session};
+pub use rate_limit::RateLimit;
 
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -15,6 +17,7 @@ use socketioxide::socket::Socket;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::auth::{self, AuthError};
 use crate::dialects;
@@ -68,6 +71,12 @@ async fn on_connect(
     // As socket.io does in JS: each socket is alone in a room named by its
     // id, which is how pushes leave the sender out of its own echoes.
     socket.join(socket.id.to_string());
+    // Organisation-wide events (presence) reach every socket of the tenant.
+    socket.join(dialects::lvng::org_room(&actor.tenant));
+    socket.extensions.insert(RateLimit::new(
+        state.config.rate_limit_events,
+        Duration::from_secs(state.config.rate_limit_window_secs),
+    ));
     socket.extensions.insert(Session(Arc::new(actor)));
     socket.on_fallback(on_event);
 }
@@ -102,9 +111,13 @@ async fn on_event(
     ack: AckSender,
     State(state): State<AppState>,
 ) {
-    let Some(session) = socket.extensions.get::<Session>() else {
+    let (Some(session), Some(limit)) = (
+        socket.extensions.get::<Session>(),
+        socket.extensions.get::<RateLimit>(),
+    ) else {
         return;
     };
+    let admitted = limit.check(Instant::now());
     let call = Call::new(
         state,
         socket,
@@ -113,7 +126,13 @@ async fn on_event(
         data.unwrap_or(Value::Null),
         ack,
     );
-    let outcome = if size > MAX_EVENT_BYTES {
+    let outcome = if let Err(retry_after) = admitted {
+        Err(WireError::rate_limited(
+            call.state.config.rate_limit_events,
+            call.state.config.rate_limit_window_secs,
+            retry_after,
+        ))
+    } else if size > MAX_EVENT_BYTES {
         Err(WireError::new(
             "PAYLOAD_TOO_LARGE",
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes; this one has {size}"),

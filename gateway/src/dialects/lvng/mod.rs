@@ -34,6 +34,12 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
     })
 }
 
+/// The organisation room every socket of a tenant joins on connect
+/// (presence).
+pub fn org_room(tenant: &TenantId) -> String {
+    format!("org:{tenant}")
+}
+
 /// The room of a conversation. Tenant ids cannot contain `:`, so no two
 /// (tenant, conversation) pairs share a room.
 pub fn conversation_room(tenant: &TenantId, conversation: &ConversationId) -> String {
