@@ -1,6 +1,7 @@
 //! Values carried by messages.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::DomainError;
 
@@ -100,6 +101,109 @@ impl From<OptimisticId> for String {
     }
 }
 
+/// A reaction: a Unicode emoji (`👍`) or a short code (`:thumbsup:`); 1 to
+/// 64 bytes, no whitespace or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, DomainError> {
+        let raw = raw.into();
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(DomainError::invalid(
+                "emoji",
+                format!("must be 1 to {} bytes", Self::MAX_LEN),
+            ));
+        }
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(DomainError::invalid(
+                "emoji",
+                "must not contain spaces or control characters",
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Emoji {
+    type Error = DomainError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(raw)
+    }
+}
+
+impl From<Emoji> for String {
+    fn from(emoji: Emoji) -> String {
+        emoji.0
+    }
+}
+
+/// A client's metadata for an edited message: a JSON object of at most
+/// 16 KiB, kept as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
+pub struct MessageMetadata(Map<String, Value>);
+
+impl MessageMetadata {
+    pub const MAX_BYTES: usize = 16 * 1024;
+
+    pub fn parse(raw: Value) -> Result<Self, DomainError> {
+        let Value::Object(map) = raw else {
+            return Err(DomainError::invalid("metadata", "must be a JSON object"));
+        };
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > Self::MAX_BYTES {
+            return Err(DomainError::invalid(
+                "metadata",
+                format!("must be at most {} bytes of JSON", Self::MAX_BYTES),
+            ));
+        }
+        // NUL cannot be stored in PostgreSQL text: refuse it anywhere inside.
+        if map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+            return Err(DomainError::invalid(
+                "metadata",
+                "must not contain NUL characters",
+            ));
+        }
+        Ok(Self(map))
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl TryFrom<Value> for MessageMetadata {
+    type Error = DomainError;
+    fn try_from(raw: Value) -> Result<Self, Self::Error> {
+        Self::parse(raw)
+    }
+}
+
+impl From<MessageMetadata> for Value {
+    fn from(metadata: MessageMetadata) -> Value {
+        Value::Object(metadata.0)
+    }
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn is_forbidden_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
@@ -159,6 +263,27 @@ mod tests {
         assert_eq!(display_name("  Ana\u{0} María "), Some("Ana María".into()));
         assert_eq!(display_name("\u{0}\u{1}"), None);
         assert_eq!(display_name(&"n".repeat(300)).map(|n| n.len()), Some(200));
+    }
+
+    #[test]
+    fn emoji_are_short_and_free_of_spaces() {
+        for raw in ["👍", ":thumbsup:", "👨‍👩‍👧"] {
+            assert_eq!(Emoji::parse(raw).unwrap().as_str(), raw);
+        }
+        for raw in ["", "thumbs up", "a\u{0}", &"x".repeat(65)] {
+            assert!(Emoji::parse(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_is_a_bounded_json_object() {
+        let ok = MessageMetadata::parse(serde_json::json!({"edited": true})).unwrap();
+        assert_eq!(ok.as_map()["edited"], true);
+        assert!(MessageMetadata::parse(serde_json::json!(["a"])).is_err());
+        assert!(MessageMetadata::parse(serde_json::json!("text")).is_err());
+        let big = "x".repeat(MessageMetadata::MAX_BYTES);
+        assert!(MessageMetadata::parse(serde_json::json!({ "big": big })).is_err());
+        assert!(MessageMetadata::parse(serde_json::json!({ "nul": "a\u{0}b" })).is_err());
     }
 
     #[test]

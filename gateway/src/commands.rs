@@ -3,7 +3,7 @@
 use chrono::{SubsecRound, Utc};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::actor::Actor;
-use domain::conversation::{Action, Conversation, ConversationCommand};
+use domain::conversation::{Action, Conversation, ConversationCommand, Kind};
 use domain::ids::ConversationId;
 use domain::{DomainError, Timestamp};
 use std::collections::HashMap;
@@ -25,17 +25,19 @@ pub struct Origin<'a> {
     pub socket_id: Option<String>,
 }
 
-/// Run `action` on a conversation. `command_id` makes it idempotent: the
-/// same id always yields the same event ids, so a retry writes nothing new.
+/// Run `action` on a conversation or channel of the caller's tenant.
+/// `command_id` makes it idempotent: the same id always yields the same
+/// event ids, so a retry writes nothing new.
 pub async fn on_conversation(
     state: &AppState,
     origin: &Origin<'_>,
     command: &'static str,
+    kind: Kind,
     conversation: &ConversationId,
     action: Action,
     command_id: Option<Uuid>,
 ) -> Result<(), WireError> {
-    let stream = Conversation::stream_id(&origin.actor.tenant, conversation);
+    let stream = Conversation::stream_id(kind, &origin.actor.tenant, conversation);
     run(
         state,
         &state.conversations,
@@ -44,6 +46,7 @@ pub async fn on_conversation(
         &stream,
         command_id,
         |at| ConversationCommand {
+            kind,
             conversation: conversation.clone(),
             actor: origin.actor.clone(),
             at,

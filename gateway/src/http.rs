@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::actor::{Actor, Role};
+use domain::conversation::Kind;
 use projections::conversation_list::{self, ConversationSummary, ListQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -64,10 +65,13 @@ impl FromRequestParts<AppState> for Caller {
 struct Paging {
     page: Option<u64>,
     limit: Option<u32>,
+    kind: Option<String>,
 }
 
-/// `GET /api/v1/conversations?page=1&limit=20`: the tenant's conversations,
-/// most recently active first; customers see only their own.
+/// `GET /api/v1/conversations?page=1&limit=20&kind=conversation|channel`:
+/// the tenant's conversations (or channels), most recently active first,
+/// each with the caller's `unreadCount`; customers see only the
+/// conversations they take part in.
 async fn list_conversations(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -75,14 +79,30 @@ async fn list_conversations(
 ) -> Result<Json<Value>, WireError> {
     let page = paging.page.unwrap_or(1).max(1);
     let limit = paging.limit.unwrap_or(20).clamp(1, 100);
+    let kind = match paging.kind.as_deref() {
+        None | Some("conversation") => Kind::Conversation,
+        Some("channel") => Kind::Channel,
+        Some(other) => {
+            return Err(WireError::validation(format!(
+                "kind {other:?} is not \"conversation\" or \"channel\""
+            )));
+        }
+    };
     let query = ListQuery {
-        participant: (actor.role == Role::Customer).then(|| actor.user.clone()),
+        kind,
+        participant: (actor.role == Role::Customer && kind == Kind::Conversation)
+            .then(|| actor.user.clone()),
+        reader: Some(actor.user.clone()),
         offset: (page - 1).saturating_mul(u64::from(limit)),
         limit,
     };
     // Read your writes: whatever was acknowledged before this request is in
     // the answer.
     state.read_your_writes(conversation_list::NAME).await;
+    // Unread counts come from the messages' read model.
+    state
+        .read_your_writes(projections::conversation_messages::NAME)
+        .await;
     let found = conversation_list::list(state.log.db(), &actor.tenant, &query).await?;
     Ok(Json(json!({
         "conversations": found.items.iter().map(summary).collect::<Vec<_>>(),
@@ -97,8 +117,16 @@ async fn list_conversations(
 
 fn summary(c: &ConversationSummary) -> Value {
     json!({
-        "conversationId": c.conversation_id.as_str(),
-        "tenantId": c.tenant.as_str(),
+        "conversationId": (c.room.kind == Kind::Conversation).then(|| c.room.id.as_str()),
+        "channelId": (c.room.kind == Kind::Channel).then(|| c.room.id.as_str()),
+        "kind": c.room.kind.as_str(),
+        "tenantId": c.room.tenant.as_str(),
+        "channel": c.channel.as_ref().map(|ch| json!({
+            "name": ch.name,
+            "description": ch.description,
+            "topic": ch.topic,
+        })),
+        "unreadCount": c.unread_count,
         "openedBy": c.opened_by.as_str(),
         "openedAt": wire_time(c.opened_at),
         "participants": c.participants.iter().map(|p| json!({

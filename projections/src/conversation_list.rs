@@ -1,9 +1,10 @@
-//! The conversation list per tenant: participants, message count, activity.
+//! The conversation and channel list per tenant: participants, message
+//! count, activity, channel settings; and, for a reader, unread counts.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::ConversationEvent;
+use domain::conversation::{ConversationEvent, Kind};
 use domain::ids::{ConversationId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -11,20 +12,31 @@ use std::collections::HashMap;
 use store::event::{format_time, parse_time};
 use store::{Db, RecordedEvent};
 
-use crate::{Projection, ProjectionError, Update, conversation_event};
+use crate::{Projection, ProjectionError, Room, Update, conversation_event};
 
 pub const NAME: &str = "conversation_list";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationSummary {
-    pub tenant: TenantId,
-    pub conversation_id: ConversationId,
+    pub room: Room,
     pub opened_by: UserId,
     pub opened_at: DateTime<Utc>,
     pub participants: Vec<ParticipantView>,
     pub message_count: u64,
     pub last_message_at: Option<DateTime<Utc>>,
     pub last_activity_at: DateTime<Utc>,
+    /// Only for channels.
+    pub channel: Option<ChannelView>,
+    /// Messages by others after the reader's marker (deleted ones aside);
+    /// only when the query named a reader.
+    pub unread_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelView {
+    pub name: String,
+    pub description: String,
+    pub topic: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,64 +68,94 @@ impl Projection for ConversationList {
         conn: &mut AnyConnection,
         events: &[RecordedEvent],
     ) -> Result<Vec<Update>, ProjectionError> {
-        let mut posted: HashMap<(TenantId, ConversationId), Posted> = HashMap::new();
+        let mut posted: HashMap<Room, Posted> = HashMap::new();
         for recorded in events {
             let Some(event) = conversation_event(recorded) else {
                 continue;
             };
-            match event? {
+            let event = event?;
+            let room = Room::of(&event);
+            match event {
                 ConversationEvent::ConversationOpened(e) => {
+                    let channel = e.channel.as_ref();
                     sqlx::query(
-                        "INSERT INTO conversation_list (tenant, conversation_id, opened_by, \
-                         opened_at, message_count, last_message_at, last_activity_at) \
-                         VALUES ($1, $2, $3, $4, 0, NULL, $4)",
+                        "INSERT INTO conversation_list (tenant, kind, conversation_id, opened_by, \
+                         opened_at, message_count, last_message_at, last_activity_at, name, \
+                         description, topic) VALUES ($1, $2, $3, $4, $5, 0, NULL, $5, $6, $7, $8)",
                     )
-                    .bind(e.tenant.as_str())
-                    .bind(e.conversation_id.as_str())
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
                     .bind(e.opened_by.as_str())
                     .bind(format_time(e.at))
+                    .bind(channel.map(|c| c.name.as_str()))
+                    .bind(channel.map(|c| c.description.as_str()))
+                    .bind(channel.map(|c| c.topic.as_str()))
                     .execute(&mut *conn)
                     .await?;
                 }
                 ConversationEvent::ParticipantJoined(e) => {
                     sqlx::query(
-                        "INSERT INTO conversation_participants (tenant, conversation_id, user_id, \
-                         user_name, role, joined_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (tenant, conversation_id, user_id) DO UPDATE SET \
+                        "INSERT INTO conversation_participants (tenant, kind, conversation_id, \
+                         user_id, user_name, role, joined_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (tenant, kind, conversation_id, user_id) DO UPDATE SET \
                          user_name = excluded.user_name, role = excluded.role, \
                          joined_at = excluded.joined_at",
                     )
-                    .bind(e.tenant.as_str())
-                    .bind(e.conversation_id.as_str())
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
                     .bind(e.user_id.as_str())
                     .bind(e.user_name.as_str())
                     .bind(e.role.as_str())
                     .bind(format_time(e.at))
                     .execute(&mut *conn)
                     .await?;
-                    touch(conn, &e.tenant, &e.conversation_id, e.at).await?;
+                    touch(conn, &room, e.at).await?;
                 }
                 ConversationEvent::ParticipantLeft(e) => {
                     sqlx::query(
                         "DELETE FROM conversation_participants \
-                         WHERE tenant = $1 AND conversation_id = $2 AND user_id = $3",
+                         WHERE tenant = $1 AND kind = $2 AND conversation_id = $3 AND user_id = $4",
                     )
-                    .bind(e.tenant.as_str())
-                    .bind(e.conversation_id.as_str())
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
                     .bind(e.user_id.as_str())
                     .execute(&mut *conn)
                     .await?;
-                    touch(conn, &e.tenant, &e.conversation_id, e.at).await?;
+                    touch(conn, &room, e.at).await?;
                 }
                 ConversationEvent::MessagePosted(e) => {
-                    let entry = posted.entry((e.tenant, e.conversation_id)).or_default();
+                    let entry = posted.entry(room).or_default();
                     entry.count += 1;
                     entry.last_at = entry.last_at.max(Some(e.at));
                 }
-                ConversationEvent::TypingStarted(_) | ConversationEvent::TypingStopped(_) => {}
+                ConversationEvent::ChannelUpdated(e) => {
+                    sqlx::query(
+                        "UPDATE conversation_list SET name = $1, description = $2, topic = $3 \
+                         WHERE tenant = $4 AND kind = $5 AND conversation_id = $6",
+                    )
+                    .bind(e.channel.name.as_str())
+                    .bind(e.channel.description.as_str())
+                    .bind(e.channel.topic.as_str())
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    touch(conn, &room, e.at).await?;
+                }
+                ConversationEvent::MessageEdited(_)
+                | ConversationEvent::MessageDeleted(_)
+                | ConversationEvent::ReactionAdded(_)
+                | ConversationEvent::ReactionRemoved(_)
+                | ConversationEvent::MessagesRead(_)
+                | ConversationEvent::TypingStarted(_)
+                | ConversationEvent::TypingStopped(_) => {}
             }
         }
-        for ((tenant, conversation), Posted { count, last_at }) in posted {
+        for (room, Posted { count, last_at }) in posted {
             let at = last_at.map(format_time);
             sqlx::query(
                 "UPDATE conversation_list SET message_count = message_count + $1, \
@@ -121,12 +163,13 @@ impl Projection for ConversationList {
                      THEN $2 ELSE last_message_at END, \
                  last_activity_at = CASE WHEN last_activity_at < $2 \
                      THEN $2 ELSE last_activity_at END \
-                 WHERE tenant = $3 AND conversation_id = $4",
+                 WHERE tenant = $3 AND kind = $4 AND conversation_id = $5",
             )
             .bind(count)
             .bind(at)
-            .bind(tenant.as_str())
-            .bind(conversation.as_str())
+            .bind(room.tenant.as_str())
+            .bind(room.kind.as_str())
+            .bind(room.id.as_str())
             .execute(&mut *conn)
             .await?;
         }
@@ -136,17 +179,17 @@ impl Projection for ConversationList {
 
 async fn touch(
     conn: &mut AnyConnection,
-    tenant: &TenantId,
-    conversation: &ConversationId,
+    room: &Room,
     at: DateTime<Utc>,
 ) -> Result<(), ProjectionError> {
     sqlx::query(
         "UPDATE conversation_list SET last_activity_at = $1 \
-         WHERE tenant = $2 AND conversation_id = $3 AND last_activity_at < $1",
+         WHERE tenant = $2 AND kind = $3 AND conversation_id = $4 AND last_activity_at < $1",
     )
     .bind(format_time(at))
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -155,8 +198,11 @@ async fn touch(
 /// Which conversations of a tenant to list, and which page.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
+    pub kind: Kind,
     /// Only conversations this user currently takes part in.
     pub participant: Option<UserId>,
+    /// Count unread messages for this user.
+    pub reader: Option<UserId>,
     pub offset: u64,
     pub limit: u32,
 }
@@ -169,37 +215,50 @@ pub struct ListPage {
     pub total: u64,
 }
 
-const COLUMNS: &str = "l.tenant, l.conversation_id, l.opened_by, l.opened_at, l.message_count, \
-     l.last_message_at, l.last_activity_at";
+const COLUMNS: &str = "l.tenant, l.kind, l.conversation_id, l.opened_by, l.opened_at, \
+     l.message_count, l.last_message_at, l.last_activity_at, l.name, l.description, l.topic";
 
-/// A page of a tenant's conversations. A page past the end is empty, with
-/// the right total.
+/// Messages by others, not deleted, after the reader's marker (`$4`; none
+/// when it is NULL).
+const UNREAD: &str = "CASE WHEN $4 IS NULL THEN NULL ELSE (SELECT COUNT(*) \
+     FROM conversation_messages m WHERE m.tenant = l.tenant AND m.kind = l.kind \
+     AND m.conversation_id = l.conversation_id AND m.deleted_at IS NULL AND m.author_id <> $4 \
+     AND m.position > COALESCE((SELECT r.last_read_position FROM read_state r \
+         WHERE r.tenant = l.tenant AND r.kind = l.kind \
+         AND r.conversation_id = l.conversation_id AND r.user_id = $4), 0)) END";
+
+/// Only conversations `$3` takes part in (all when it is NULL).
+const PARTICIPANT: &str = "($3 IS NULL OR EXISTS (SELECT 1 FROM conversation_participants p \
+     WHERE p.tenant = l.tenant AND p.kind = l.kind AND p.conversation_id = l.conversation_id \
+     AND p.user_id = $3))";
+
+/// A page of a tenant's conversations (or channels). A page past the end
+/// is empty, with the right total.
 pub async fn list(
     db: &Db,
     tenant: &TenantId,
     query: &ListQuery,
 ) -> Result<ListPage, ProjectionError> {
-    let (filter, participant) = match &query.participant {
-        Some(user) => (
-            " AND EXISTS (SELECT 1 FROM conversation_participants p WHERE p.tenant = l.tenant \
-              AND p.conversation_id = l.conversation_id AND p.user_id = $2)",
-            Some(user.as_str()),
-        ),
-        None => (" AND $2 IS NULL", None),
-    };
+    let participant = query.participant.as_ref().map(UserId::as_str);
+    let reader = query.reader.as_ref().map(UserId::as_str);
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM conversation_list l WHERE l.tenant = $1{filter}"
+        "SELECT COUNT(*) FROM conversation_list l WHERE l.tenant = $1 AND l.kind = $2 \
+         AND {PARTICIPANT}"
     )))
     .bind(tenant.as_str())
+    .bind(query.kind.as_str())
     .bind(participant)
     .fetch_one(db.pool())
     .await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM conversation_list l WHERE l.tenant = $1{filter} \
-         ORDER BY l.last_activity_at DESC, l.conversation_id LIMIT $3 OFFSET $4"
+        "SELECT {COLUMNS}, {UNREAD} FROM conversation_list l WHERE l.tenant = $1 \
+         AND l.kind = $2 AND {PARTICIPANT} \
+         ORDER BY l.last_activity_at DESC, l.conversation_id LIMIT $5 OFFSET $6"
     )))
     .bind(tenant.as_str())
+    .bind(query.kind.as_str())
     .bind(participant)
+    .bind(reader)
     .bind(i64::from(query.limit))
     .bind(query.offset as i64)
     .fetch_all(db.pool())
@@ -207,7 +266,7 @@ pub async fn list(
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut summary = decode(row)?;
-        summary.participants = participants(db, tenant, &summary.conversation_id).await?;
+        summary.participants = participants(db, &summary.room).await?;
         items.push(summary);
     }
     Ok(ListPage {
@@ -216,36 +275,31 @@ pub async fn list(
     })
 }
 
-/// One conversation of a tenant.
-pub async fn get(
-    db: &Db,
-    tenant: &TenantId,
-    conversation: &ConversationId,
-) -> Result<Option<ConversationSummary>, ProjectionError> {
+/// One conversation (or channel) of a tenant.
+pub async fn get(db: &Db, room: &Room) -> Result<Option<ConversationSummary>, ProjectionError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM conversation_list l WHERE l.tenant = $1 AND l.conversation_id = $2"
+        "SELECT {COLUMNS}, CAST(NULL AS BIGINT) FROM conversation_list l WHERE l.tenant = $1 AND l.kind = $2 \
+         AND l.conversation_id = $3"
     )))
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut summary = decode(&row)?;
-    summary.participants = participants(db, tenant, conversation).await?;
+    summary.participants = participants(db, room).await?;
     Ok(Some(summary))
 }
 
-async fn participants(
-    db: &Db,
-    tenant: &TenantId,
-    conversation: &ConversationId,
-) -> Result<Vec<ParticipantView>, ProjectionError> {
+async fn participants(db: &Db, room: &Room) -> Result<Vec<ParticipantView>, ProjectionError> {
     let rows = sqlx::query(
         "SELECT user_id, user_name, role, joined_at FROM conversation_participants \
-         WHERE tenant = $1 AND conversation_id = $2 ORDER BY joined_at, user_id",
+         WHERE tenant = $1 AND kind = $2 AND conversation_id = $3 ORDER BY joined_at, user_id",
     )
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
     .fetch_all(db.pool())
     .await?;
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
@@ -263,15 +317,32 @@ async fn participants(
 
 fn decode(row: &AnyRow) -> Result<ConversationSummary, ProjectionError> {
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
-    let last_message_at: Option<String> = row.try_get(5)?;
+    let kind: String = row.try_get(1)?;
+    let last_message_at: Option<String> = row.try_get(6)?;
+    let name: Option<String> = row.try_get(8)?;
+    let channel = match name {
+        Some(name) => Some(ChannelView {
+            name,
+            description: row.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
+            topic: row.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let unread: Option<i64> = row.try_get(11)?;
     Ok(ConversationSummary {
-        tenant: TenantId::parse(row.try_get::<String, _>(0)?).map_err(bad)?,
-        conversation_id: ConversationId::parse(row.try_get::<String, _>(1)?).map_err(bad)?,
-        opened_by: UserId::parse(row.try_get::<String, _>(2)?).map_err(bad)?,
-        opened_at: parse_time(&row.try_get::<String, _>(3)?)?,
+        room: Room {
+            tenant: TenantId::parse(row.try_get::<String, _>(0)?).map_err(bad)?,
+            kind: Kind::parse(&kind)
+                .ok_or_else(|| ProjectionError::Decode(format!("unknown kind {kind:?}")))?,
+            id: ConversationId::parse(row.try_get::<String, _>(2)?).map_err(bad)?,
+        },
+        opened_by: UserId::parse(row.try_get::<String, _>(3)?).map_err(bad)?,
+        opened_at: parse_time(&row.try_get::<String, _>(4)?)?,
         participants: Vec::new(),
-        message_count: row.try_get::<i64, _>(4)? as u64,
+        message_count: row.try_get::<i64, _>(5)? as u64,
         last_message_at: last_message_at.as_deref().map(parse_time).transpose()?,
-        last_activity_at: parse_time(&row.try_get::<String, _>(6)?)?,
+        last_activity_at: parse_time(&row.try_get::<String, _>(7)?)?,
+        channel,
+        unread_count: unread.map(|n| n as u64),
     })
 }

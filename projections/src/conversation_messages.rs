@@ -1,41 +1,71 @@
-//! Messages per conversation, in log order: history, rejoin and paging.
+//! Messages per conversation or channel, in log order: history, rejoin,
+//! paging, and what changed since a cursor; and each reader's read marker.
 //!
-//! The projection also turns membership and typing events into updates, so
-//! that everything a conversation's room hears comes from one projection, in
-//! log order.
+//! The projection also turns membership, typing, read and channel events
+//! into updates, so that everything a room hears comes from one projection,
+//! in log order.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::ConversationEvent;
+use domain::conversation::{ConversationEvent, Kind};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use store::event::{format_time, parse_time};
 use store::{Backend, Db, Position, RecordedEvent};
 
 use crate::update::{Change, Update};
-use crate::{Projection, ProjectionError, conversation_event};
+use crate::{Projection, ProjectionError, Room, conversation_event};
 
 pub const NAME: &str = "conversation_messages";
 
-/// A message as every query and update presents it.
+/// A message as every query and update presents it: its current state
+/// (edited content, tombstone, reactions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageView {
-    pub tenant: TenantId,
-    pub conversation_id: ConversationId,
+    pub room: Room,
     pub position: Position,
     pub message_id: MessageId,
     pub author_id: UserId,
     pub author_name: String,
     pub author_role: Role,
+    /// Empty once deleted.
     pub content: String,
     pub content_type: String,
     pub optimistic_id: Option<String>,
     pub thread_id: Option<MessageId>,
     pub mentions: Vec<UserId>,
+    /// The metadata of the latest edit that carried some.
+    pub metadata: Option<Value>,
+    pub reactions: Vec<ReactionView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted: Option<Deletion>,
+}
+
+/// One emoji on a message, with who reacted (in the order they did).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub users: Vec<Reactor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reactor {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// Who deleted a message, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deletion {
+    pub by: UserId,
+    pub by_name: String,
+    pub at: DateTime<Utc>,
 }
 
 pub struct ConversationMessages;
@@ -51,18 +81,23 @@ impl Projection for ConversationMessages {
         conn: &mut AnyConnection,
         events: &[RecordedEvent],
     ) -> Result<Vec<Update>, ProjectionError> {
+        let backend = Backend::of(conn);
         let mut updates = Vec::new();
-        let mut posted = Vec::new();
+        // New messages are inserted many rows per statement; anything that
+        // changes a message first flushes them, so it finds its row.
+        let mut posted: Vec<MessageView> = Vec::new();
         for recorded in events {
             let Some(event) = conversation_event(recorded) else {
                 continue;
             };
-            let change = match event? {
+            let event = event?;
+            let room = Room::of(&event);
+            let position = recorded.position;
+            let change = match event {
                 ConversationEvent::MessagePosted(e) => {
                     let view = MessageView {
-                        tenant: e.tenant,
-                        conversation_id: e.conversation_id,
-                        position: recorded.position,
+                        room,
+                        position,
                         message_id: e.message_id,
                         author_id: e.author_id,
                         author_name: e.author_name,
@@ -72,23 +107,109 @@ impl Projection for ConversationMessages {
                         optimistic_id: e.optimistic_id,
                         thread_id: e.thread_id,
                         mentions: e.mentions,
+                        metadata: None,
+                        reactions: Vec::new(),
                         created_at: e.at,
                         updated_at: e.at,
+                        edited_at: None,
+                        deleted: None,
                     };
                     posted.push(view.clone());
                     Change::MessagePosted(view)
                 }
+                ConversationEvent::MessageEdited(e) => {
+                    flush(conn, backend, &mut posted).await?;
+                    let metadata = e.metadata.as_ref().map(serde_json::to_string).transpose()?;
+                    sqlx::query(
+                        "UPDATE conversation_messages SET content = $1, \
+                         metadata = COALESCE($2, metadata), edited_at = $3, updated_at = $3, \
+                         changed_position = $4, changed_at = $3 \
+                         WHERE tenant = $5 AND kind = $6 AND conversation_id = $7 \
+                         AND message_id = $8 AND deleted_at IS NULL",
+                    )
+                    .bind(e.content.as_str())
+                    .bind(metadata)
+                    .bind(format_time(e.at))
+                    .bind(position)
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
+                    .bind(e.message_id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    Change::MessageEdited {
+                        room,
+                        message_id: e.message_id,
+                        content: e.content,
+                        metadata: e.metadata,
+                        edited_by: e.edited_by,
+                        edited_by_name: e.edited_by_name,
+                        at: e.at,
+                    }
+                }
+                ConversationEvent::MessageDeleted(e) => {
+                    flush(conn, backend, &mut posted).await?;
+                    let at = format_time(e.at);
+                    sqlx::query(
+                        "UPDATE conversation_messages SET content = '', metadata = NULL, \
+                         reactions = '[]', deleted_at = $1, deleted_by = $2, \
+                         deleted_by_name = $3, updated_at = $1, changed_position = $4, \
+                         changed_at = $1 \
+                         WHERE tenant = $5 AND kind = $6 AND conversation_id = $7 \
+                         AND message_id = $8",
+                    )
+                    .bind(at)
+                    .bind(e.deleted_by.as_str())
+                    .bind(e.deleted_by_name.as_str())
+                    .bind(position)
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
+                    .bind(e.message_id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    Change::MessageDeleted {
+                        room,
+                        message_id: e.message_id,
+                        deleted_by: e.deleted_by,
+                        deleted_by_name: e.deleted_by_name,
+                        at: e.at,
+                    }
+                }
+                ConversationEvent::ReactionAdded(e) | ConversationEvent::ReactionRemoved(e) => {
+                    flush(conn, backend, &mut posted).await?;
+                    let added = recorded.event_type == "ReactionAdded";
+                    react(conn, &room, position, &e, added).await?;
+                    Change::Reaction {
+                        room,
+                        message_id: e.message_id,
+                        emoji: e.emoji,
+                        user_id: e.user_id,
+                        user_name: e.user_name,
+                        added,
+                        at: e.at,
+                    }
+                }
+                ConversationEvent::MessagesRead(e) => {
+                    flush(conn, backend, &mut posted).await?;
+                    mark_read(conn, &room, &e.user_id, &e.last_read, e.at).await?;
+                    Change::MessagesRead {
+                        room,
+                        user_id: e.user_id,
+                        user_name: e.user_name,
+                        message_ids: e.message_ids,
+                        at: e.at,
+                    }
+                }
                 ConversationEvent::ParticipantJoined(e) => Change::ParticipantJoined {
-                    tenant: e.tenant,
-                    conversation_id: e.conversation_id,
+                    room,
                     user_id: e.user_id,
                     user_name: e.user_name,
                     role: e.role,
                     at: e.at,
                 },
                 ConversationEvent::ParticipantLeft(e) => Change::ParticipantLeft {
-                    tenant: e.tenant,
-                    conversation_id: e.conversation_id,
+                    room,
                     user_id: e.user_id,
                     user_name: e.user_name,
                     at: e.at,
@@ -96,21 +217,29 @@ impl Projection for ConversationMessages {
                 ConversationEvent::TypingStarted(e) | ConversationEvent::TypingStopped(e) => {
                     Change::Typing {
                         started: recorded.event_type == "TypingStarted",
-                        tenant: e.tenant,
-                        conversation_id: e.conversation_id,
+                        room,
                         user_id: e.user_id,
                         user_name: e.user_name,
                         at: e.at,
                     }
                 }
-                ConversationEvent::ConversationOpened(_) => continue,
+                ConversationEvent::ConversationOpened(e) => Change::Opened {
+                    room,
+                    opened_by: e.opened_by,
+                    at: e.at,
+                },
+                ConversationEvent::ChannelUpdated(e) => Change::ChannelUpdated {
+                    room,
+                    changes: e.changes,
+                    channel: e.channel,
+                    updated_by: e.updated_by,
+                    updated_by_name: e.updated_by_name,
+                    at: e.at,
+                },
             };
             updates.push(Update::from_event(recorded, change));
         }
-        let backend = Backend::of(conn);
-        for chunk in posted.chunks(INSERT_CHUNK) {
-            insert(conn, backend, chunk).await?;
-        }
+        flush(conn, backend, &mut posted).await?;
         Ok(updates)
     }
 }
@@ -118,20 +247,33 @@ impl Projection for ConversationMessages {
 /// Rows per INSERT: one statement per hundred messages, not one per message.
 const INSERT_CHUNK: usize = 100;
 
+async fn flush(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    posted: &mut Vec<MessageView>,
+) -> Result<(), ProjectionError> {
+    for chunk in posted.chunks(INSERT_CHUNK) {
+        insert(conn, backend, chunk).await?;
+    }
+    posted.clear();
+    Ok(())
+}
+
 async fn insert(
     conn: &mut AnyConnection,
     backend: Backend,
     messages: &[MessageView],
 ) -> Result<(), ProjectionError> {
     let sql = format!(
-        "INSERT INTO conversation_messages ({COLUMNS}) VALUES {}",
-        backend.row_placeholders(messages.len(), 14)
+        "INSERT INTO conversation_messages ({INSERT_COLUMNS}) VALUES {}",
+        backend.row_placeholders(messages.len(), 16)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in messages {
         query = query
-            .bind(m.tenant.as_str())
-            .bind(m.conversation_id.as_str())
+            .bind(m.room.tenant.as_str())
+            .bind(m.room.kind.as_str())
+            .bind(m.room.id.as_str())
             .bind(m.position)
             .bind(m.message_id.as_str())
             .bind(m.author_id.as_str())
@@ -142,6 +284,7 @@ async fn insert(
             .bind(m.optimistic_id.as_deref())
             .bind(m.thread_id.as_ref().map(MessageId::as_str))
             .bind(serde_json::to_string(&m.mentions)?)
+            .bind("[]")
             .bind(format_time(m.created_at))
             .bind(format_time(m.updated_at));
     }
@@ -149,27 +292,146 @@ async fn insert(
     Ok(())
 }
 
-const COLUMNS: &str = "tenant, conversation_id, position, message_id, author_id, author_name, \
-     author_role, content, content_type, optimistic_id, thread_id, mentions, created_at, updated_at";
+/// Add or remove one user's reaction in the message's reaction list.
+async fn react(
+    conn: &mut AnyConnection,
+    room: &Room,
+    position: Position,
+    e: &domain::conversation::Reaction,
+    added: bool,
+) -> Result<(), ProjectionError> {
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT reactions FROM conversation_messages WHERE tenant = $1 AND kind = $2 \
+         AND conversation_id = $3 AND message_id = $4 AND deleted_at IS NULL",
+    )
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(e.message_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let mut reactions: Vec<ReactionView> = serde_json::from_str(&current)?;
+    let slot = reactions.iter().position(|r| r.emoji == e.emoji);
+    match (added, slot) {
+        (true, Some(i)) => {
+            if !reactions[i].users.iter().any(|u| u.id == e.user_id) {
+                reactions[i].users.push(Reactor {
+                    id: e.user_id.clone(),
+                    name: e.user_name.clone(),
+                });
+            }
+        }
+        (true, None) => reactions.push(ReactionView {
+            emoji: e.emoji.clone(),
+            users: vec![Reactor {
+                id: e.user_id.clone(),
+                name: e.user_name.clone(),
+            }],
+        }),
+        (false, Some(i)) => {
+            reactions[i].users.retain(|u| u.id != e.user_id);
+            if reactions[i].users.is_empty() {
+                reactions.remove(i);
+            }
+        }
+        (false, None) => {}
+    }
+    sqlx::query(
+        "UPDATE conversation_messages SET reactions = $1, changed_position = $2, changed_at = $3 \
+         WHERE tenant = $4 AND kind = $5 AND conversation_id = $6 AND message_id = $7",
+    )
+    .bind(serde_json::to_string(&reactions)?)
+    .bind(position)
+    .bind(format_time(e.at))
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(e.message_id.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Move a reader's marker forward to `last_read` (never back).
+async fn mark_read(
+    conn: &mut AnyConnection,
+    room: &Room,
+    user: &UserId,
+    last_read: &MessageId,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO read_state (tenant, kind, conversation_id, user_id, last_read_message_id, \
+         last_read_position, read_at) \
+         SELECT tenant, kind, conversation_id, $1, message_id, position, $2 \
+         FROM conversation_messages \
+         WHERE tenant = $3 AND kind = $4 AND conversation_id = $5 AND message_id = $6 \
+         ON CONFLICT (tenant, kind, conversation_id, user_id) DO UPDATE SET \
+         last_read_message_id = excluded.last_read_message_id, \
+         last_read_position = excluded.last_read_position, read_at = excluded.read_at \
+         WHERE read_state.last_read_position < excluded.last_read_position",
+    )
+    .bind(user.as_str())
+    .bind(format_time(at))
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(last_read.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
+     author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
+     reactions, created_at, updated_at";
+
+const COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
+     author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
+     reactions, created_at, updated_at, metadata, edited_at, deleted_at, deleted_by, \
+     deleted_by_name";
 
 fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
-    let thread: Option<String> = row.try_get(10)?;
+    let thread: Option<String> = row.try_get(11)?;
+    let metadata: Option<String> = row.try_get(16)?;
+    let edited_at: Option<String> = row.try_get(17)?;
+    let deleted_at: Option<String> = row.try_get(18)?;
+    let deleted = match deleted_at {
+        Some(at) => Some(Deletion {
+            by: UserId::parse(row.try_get::<String, _>(19)?).map_err(bad)?,
+            by_name: row.try_get(20)?,
+            at: parse_time(&at)?,
+        }),
+        None => None,
+    };
+    let kind: String = row.try_get(1)?;
     Ok(MessageView {
-        tenant: TenantId::parse(row.try_get::<String, _>(0)?).map_err(bad)?,
-        conversation_id: ConversationId::parse(row.try_get::<String, _>(1)?).map_err(bad)?,
-        position: row.try_get(2)?,
-        message_id: MessageId::parse(row.try_get::<String, _>(3)?).map_err(bad)?,
-        author_id: UserId::parse(row.try_get::<String, _>(4)?).map_err(bad)?,
-        author_name: row.try_get(5)?,
-        author_role: row.try_get::<String, _>(6)?.parse().map_err(bad)?,
-        content: row.try_get(7)?,
-        content_type: row.try_get(8)?,
-        optimistic_id: row.try_get(9)?,
+        room: Room {
+            tenant: TenantId::parse(row.try_get::<String, _>(0)?).map_err(bad)?,
+            kind: Kind::parse(&kind)
+                .ok_or_else(|| ProjectionError::Decode(format!("unknown kind {kind:?}")))?,
+            id: ConversationId::parse(row.try_get::<String, _>(2)?).map_err(bad)?,
+        },
+        position: row.try_get(3)?,
+        message_id: MessageId::parse(row.try_get::<String, _>(4)?).map_err(bad)?,
+        author_id: UserId::parse(row.try_get::<String, _>(5)?).map_err(bad)?,
+        author_name: row.try_get(6)?,
+        author_role: row.try_get::<String, _>(7)?.parse().map_err(bad)?,
+        content: row.try_get(8)?,
+        content_type: row.try_get(9)?,
+        optimistic_id: row.try_get(10)?,
         thread_id: thread.map(MessageId::parse).transpose().map_err(bad)?,
-        mentions: serde_json::from_str(&row.try_get::<String, _>(11)?)?,
-        created_at: parse_time(&row.try_get::<String, _>(12)?)?,
-        updated_at: parse_time(&row.try_get::<String, _>(13)?)?,
+        mentions: serde_json::from_str(&row.try_get::<String, _>(12)?)?,
+        reactions: serde_json::from_str(&row.try_get::<String, _>(13)?)?,
+        created_at: parse_time(&row.try_get::<String, _>(14)?)?,
+        updated_at: parse_time(&row.try_get::<String, _>(15)?)?,
+        metadata: metadata.as_deref().map(serde_json::from_str).transpose()?,
+        edited_at: edited_at.as_deref().map(parse_time).transpose()?,
+        deleted,
     })
 }
 
@@ -194,35 +456,46 @@ pub struct MessagePage {
     pub has_older: bool,
 }
 
+/// The `WHERE` of one room's rows (binds 1 to 3).
+const IN_ROOM: &str = "tenant = $1 AND kind = $2 AND conversation_id = $3";
+
+fn in_room<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    room: &'q Room,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(room.tenant.as_str())
+        .bind(room.kind.as_str())
+        .bind(room.id.as_str())
+}
+
 /// A page of at most `limit` messages of one conversation, from `cursor`.
 /// Never truncates silently: `has_more` says when the page is not the end.
 pub async fn page(
     db: &Db,
-    tenant: &TenantId,
-    conversation: &ConversationId,
+    room: &Room,
     cursor: &Cursor,
     limit: u32,
 ) -> Result<MessagePage, ProjectionError> {
     let fetch = i64::from(limit) + 1;
-    let base = sqlx::query(sqlx::AssertSqlSafe(match cursor {
+    let sql = match cursor {
         Cursor::AfterMessage(_) => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE tenant = $1 AND conversation_id = $2 \
-             AND position > $3 ORDER BY position LIMIT $4"
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+             AND position > $4 ORDER BY position LIMIT $5"
         ),
         Cursor::AfterTime(_) => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE tenant = $1 AND conversation_id = $2 \
-             AND created_at > $3 ORDER BY position LIMIT $4"
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+             AND created_at > $4 ORDER BY position LIMIT $5"
         ),
         Cursor::Latest => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE tenant = $1 AND conversation_id = $2 \
-             ORDER BY position DESC LIMIT $3"
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+             ORDER BY position DESC LIMIT $4"
         ),
-    }))
-    .bind(tenant.as_str())
-    .bind(conversation.as_str());
+    };
+    let base = in_room(sqlx::query(sqlx::AssertSqlSafe(sql)), room);
     let query = match cursor {
         Cursor::AfterMessage(id) => {
-            let position = position_of(db, tenant, conversation, id)
+            let position = position_of(db, room, id)
                 .await?
                 .ok_or_else(|| ProjectionError::UnknownCursor(id.to_string()))?;
             base.bind(position).bind(fetch)
@@ -251,40 +524,120 @@ pub async fn page(
     })
 }
 
+/// What a client that saw everything up to a cursor has not seen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Since {
+    /// Up to and including the message at this log position.
+    Position(Position),
+    /// Up to and including this instant.
+    Time(DateTime<Utc>),
+}
+
+/// Messages from before the cursor that were edited, deleted or reacted to
+/// after it, in their current state, oldest change first; at most `limit`
+/// (`true` when more exist).
+pub async fn changed_since(
+    db: &Db,
+    room: &Room,
+    since: &Since,
+    limit: u32,
+) -> Result<(Vec<MessageView>, bool), ProjectionError> {
+    let fetch = i64::from(limit) + 1;
+    let query = match since {
+        Since::Position(p) => in_room(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+                 AND changed_position > $4 AND position <= $4 \
+                 ORDER BY changed_position LIMIT $5"
+            ))),
+            room,
+        )
+        .bind(*p)
+        .bind(fetch),
+        Since::Time(at) => in_room(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+                 AND changed_position IS NOT NULL AND changed_at > $4 AND created_at <= $4 \
+                 ORDER BY changed_position LIMIT $5"
+            ))),
+            room,
+        )
+        .bind(format_time(*at))
+        .bind(fetch),
+    };
+    let rows = query.fetch_all(db.pool()).await?;
+    let mut messages = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let more = messages.len() > limit as usize;
+    messages.truncate(limit as usize);
+    Ok((messages, more))
+}
+
+/// How many messages (tombstones included) a conversation holds.
+pub async fn count(db: &Db, room: &Room) -> Result<u64, ProjectionError> {
+    let n: i64 = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM conversation_messages WHERE {IN_ROOM}"
+        ))),
+        room,
+    )
+    .fetch_one(db.pool())
+    .await?
+    .try_get(0)?;
+    Ok(n as u64)
+}
+
 /// The log position of a message, if it belongs to this conversation.
 pub async fn position_of(
     db: &Db,
-    tenant: &TenantId,
-    conversation: &ConversationId,
+    room: &Room,
     message: &MessageId,
 ) -> Result<Option<Position>, ProjectionError> {
-    Ok(sqlx::query_scalar(
-        "SELECT position FROM conversation_messages \
-         WHERE tenant = $1 AND conversation_id = $2 AND message_id = $3",
+    let row = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT position FROM conversation_messages WHERE {IN_ROOM} AND message_id = $4"
+        ))),
+        room,
     )
-    .bind(tenant.as_str())
-    .bind(conversation.as_str())
     .bind(message.as_str())
     .fetch_optional(db.pool())
-    .await?)
+    .await?;
+    row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
 }
 
 /// One message by id, within its conversation.
 pub async fn find(
     db: &Db,
-    tenant: &TenantId,
-    conversation: &ConversationId,
+    room: &Room,
     message: &MessageId,
 ) -> Result<Option<MessageView>, ProjectionError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM conversation_messages \
-         WHERE tenant = $1 AND conversation_id = $2 AND message_id = $3"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.as_str())
-        .bind(conversation.as_str())
-        .bind(message.as_str())
-        .fetch_optional(db.pool())
-        .await?;
+    let row = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} AND message_id = $4"
+        ))),
+        room,
+    )
+    .bind(message.as_str())
+    .fetch_optional(db.pool())
+    .await?;
     row.as_ref().map(decode).transpose()
+}
+
+/// A reader's marker: the newest message they have read, if any.
+pub async fn last_read(
+    db: &Db,
+    room: &Room,
+    user: &UserId,
+) -> Result<Option<MessageId>, ProjectionError> {
+    let row = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT last_read_message_id FROM read_state WHERE {IN_ROOM} AND user_id = $4"
+        ))),
+        room,
+    )
+    .bind(user.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
+    row.map(|r| MessageId::parse(r.try_get::<String, _>(0)?).map_err(bad))
+        .transpose()
 }

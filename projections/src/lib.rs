@@ -10,8 +10,10 @@
 //! # Layout
 //! - [`runner`]: the [`Projection`] trait and the [`Projector`] that runs them.
 //! - [`update`]: [`Update`], what projections tell the gateway.
-//! - [`conversation_messages`]: messages per conversation (history, rejoin, paging).
-//! - [`conversation_list`]: the conversation list per tenant.
+//! - [`conversation_messages`]: messages per conversation or channel (history,
+//!   rejoin, paging, changes since a cursor) and read markers.
+//! - [`conversation_list`]: the conversation and channel list per tenant, with
+//!   unread counts.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod conversation_list;
@@ -24,8 +26,28 @@ pub use error::ProjectionError;
 pub use runner::{Projection, Projector};
 pub use update::Update;
 
-use domain::conversation::{Conversation, ConversationEvent};
+use domain::conversation::{Conversation, ConversationEvent, Kind};
+use domain::ids::{ConversationId, TenantId};
 use store::RecordedEvent;
+
+/// A conversation or channel, as read models key it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Room {
+    pub tenant: TenantId,
+    pub kind: Kind,
+    pub id: ConversationId,
+}
+
+impl Room {
+    pub fn new(tenant: TenantId, kind: Kind, id: ConversationId) -> Self {
+        Self { tenant, kind, id }
+    }
+
+    pub fn of(event: &ConversationEvent) -> Self {
+        let (tenant, kind, id) = event.place();
+        Self::new(tenant.clone(), kind, id.clone())
+    }
+}
 
 /// The projections Parley runs, in a fixed order.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {

@@ -2,9 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::ids::{ConversationId, TenantId, UserId};
+use domain::conversation::{ChannelChangeSet, ChannelInfo};
+use domain::ids::{MessageId, UserId};
+use serde_json::Value;
 use store::{Position, RecordedEvent};
 
+use crate::Room;
 use crate::conversation_messages::MessageView;
 
 /// One change, published only after the read models that reflect it are
@@ -21,28 +24,71 @@ pub struct Update {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// A conversation or channel was opened (created).
+    Opened {
+        room: Room,
+        opened_by: UserId,
+        at: DateTime<Utc>,
+    },
     MessagePosted(MessageView),
+    MessageEdited {
+        room: Room,
+        message_id: MessageId,
+        content: String,
+        metadata: Option<Value>,
+        edited_by: UserId,
+        edited_by_name: String,
+        at: DateTime<Utc>,
+    },
+    MessageDeleted {
+        room: Room,
+        message_id: MessageId,
+        deleted_by: UserId,
+        deleted_by_name: String,
+        at: DateTime<Utc>,
+    },
+    Reaction {
+        room: Room,
+        message_id: MessageId,
+        emoji: String,
+        user_id: UserId,
+        user_name: String,
+        added: bool,
+        at: DateTime<Utc>,
+    },
+    MessagesRead {
+        room: Room,
+        user_id: UserId,
+        user_name: String,
+        message_ids: Vec<MessageId>,
+        at: DateTime<Utc>,
+    },
     ParticipantJoined {
-        tenant: TenantId,
-        conversation_id: ConversationId,
+        room: Room,
         user_id: UserId,
         user_name: String,
         role: Role,
         at: DateTime<Utc>,
     },
     ParticipantLeft {
-        tenant: TenantId,
-        conversation_id: ConversationId,
+        room: Room,
         user_id: UserId,
         user_name: String,
         at: DateTime<Utc>,
     },
     Typing {
-        tenant: TenantId,
-        conversation_id: ConversationId,
+        room: Room,
         user_id: UserId,
         user_name: String,
         started: bool,
+        at: DateTime<Utc>,
+    },
+    ChannelUpdated {
+        room: Room,
+        changes: ChannelChangeSet,
+        channel: ChannelInfo,
+        updated_by: UserId,
+        updated_by_name: String,
         at: DateTime<Utc>,
     },
 }

@@ -3,13 +3,13 @@
 use chrono::{Duration as Span, TimeZone, Utc};
 use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
-use domain::conversation::{Action, Conversation, ConversationCommand, NewMessage};
+use domain::conversation::{Action, Conversation, ConversationCommand, Kind, NewMessage};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use projections::conversation_list::{self, ListQuery};
 use projections::conversation_messages::{self, Cursor};
 use projections::update::Change;
-use projections::{ProjectionError, Projector};
+use projections::{ProjectionError, Projector, Room};
 use std::collections::HashMap;
 use std::time::Duration;
 use store::testing::TestDatabase;
@@ -46,6 +46,7 @@ impl World {
     async fn run(&self, who: &Actor, conversation: &str, action: Action) {
         let second = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let command = ConversationCommand {
+            kind: Kind::Conversation,
             conversation: ConversationId::parse(conversation).unwrap(),
             actor: who.clone(),
             at: t(second),
@@ -56,7 +57,8 @@ impl World {
             ("command_id".to_owned(), Uuid::now_v7().to_string()),
             ("socket_id".to_owned(), format!("socket-of-{}", who.user)),
         ]);
-        let stream = Conversation::stream_id(&who.tenant, &command.conversation);
+        let stream =
+            Conversation::stream_id(Kind::Conversation, &who.tenant, &command.conversation);
         self.cqrs
             .execute_with_metadata(&stream, command, metadata)
             .await
@@ -105,11 +107,14 @@ fn person(tenant: &str, user: &str, role: Role) -> Actor {
     }
 }
 
-fn ids(tenant: &str, conversation: &str) -> (TenantId, ConversationId) {
-    (
-        TenantId::parse(tenant).unwrap(),
+fn ids(tenant: &str, conversation: &str) -> (TenantId, Room) {
+    let tenant = TenantId::parse(tenant).unwrap();
+    let room = Room::new(
+        tenant.clone(),
+        Kind::Conversation,
         ConversationId::parse(conversation).unwrap(),
-    )
+    );
+    (tenant, room)
 }
 
 both_backends!(
@@ -144,11 +149,10 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
         )
         .await;
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
-    let page =
-        conversation_messages::page(world.log.db(), &tenant, &conversation, &Cursor::Latest, 10)
-            .await
-            .unwrap();
+    let (_, room) = ids("acme", "c1");
+    let page = conversation_messages::page(world.log.db(), &room, &Cursor::Latest, 10)
+        .await
+        .unwrap();
     let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["one", "two"]);
     let two = &page.messages[1];
@@ -174,13 +178,13 @@ async fn pages_after_a_message_say_when_more_follow_and_never_truncate(backend: 
         sent.push(world.post(&ana, "c1", &format!("m{n}")).await);
     }
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
+    let (_, room) = ids("acme", "c1");
     // Missed everything after m4: 20 messages, read in pages of 8.
     let mut cursor = Cursor::AfterMessage(sent[4].clone());
     let mut got = Vec::new();
     let mut pages = 0;
     loop {
-        let page = conversation_messages::page(world.log.db(), &tenant, &conversation, &cursor, 8)
+        let page = conversation_messages::page(world.log.db(), &room, &cursor, 8)
             .await
             .unwrap();
         pages += 1;
@@ -196,8 +200,7 @@ async fn pages_after_a_message_say_when_more_follow_and_never_truncate(backend: 
     // Exactly a page: no phantom "more".
     let exact = conversation_messages::page(
         world.log.db(),
-        &tenant,
-        &conversation,
+        &room,
         &Cursor::AfterMessage(sent[16].clone()),
         8,
     )
@@ -217,15 +220,14 @@ async fn pages_after_a_time_and_the_latest_page(backend: Backend) {
         world.post(&ana, "c1", &format!("m{n}")).await; // t(1)..t(6)
     }
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
+    let (_, room) = ids("acme", "c1");
     let db = world.log.db();
-    let after =
-        conversation_messages::page(db, &tenant, &conversation, &Cursor::AfterTime(t(4)), 10)
-            .await
-            .unwrap();
+    let after = conversation_messages::page(db, &room, &Cursor::AfterTime(t(4)), 10)
+        .await
+        .unwrap();
     let contents: Vec<&str> = after.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["m4", "m5"]);
-    let latest = conversation_messages::page(db, &tenant, &conversation, &Cursor::Latest, 4)
+    let latest = conversation_messages::page(db, &room, &Cursor::Latest, 4)
         .await
         .unwrap();
     let contents: Vec<&str> = latest.messages.iter().map(|m| m.content.as_str()).collect();
@@ -242,16 +244,11 @@ async fn an_unknown_cursor_is_an_error_not_an_empty_page(backend: Backend) {
     world.run(&ana, "c2", Action::Join).await;
     let in_c2 = world.post(&ana, "c2", "elsewhere").await;
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
+    let (_, room) = ids("acme", "c1");
     for cursor in [MessageId::parse("msg_nope").unwrap(), in_c2] {
-        let page = conversation_messages::page(
-            world.log.db(),
-            &tenant,
-            &conversation,
-            &Cursor::AfterMessage(cursor),
-            10,
-        )
-        .await;
+        let page =
+            conversation_messages::page(world.log.db(), &room, &Cursor::AfterMessage(cursor), 10)
+                .await;
         assert!(
             matches!(page, Err(ProjectionError::UnknownCursor(_))),
             "{page:?}"
@@ -272,21 +269,16 @@ async fn updates_are_published_after_commit_in_log_order(backend: Backend) {
     world.post(&bob, "c1", "hi").await;
     world.run(&bob, "c1", Action::Leave).await;
     let mut seen = Vec::new();
-    while seen.len() < 5 {
+    while seen.len() < 6 {
         let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
             .await
             .expect("an update")
             .unwrap();
         if let Change::MessagePosted(m) = &update.change {
             // Published after commit: the read model already has it.
-            let found = conversation_messages::find(
-                world.log.db(),
-                &m.tenant,
-                &m.conversation_id,
-                &m.message_id,
-            )
-            .await
-            .unwrap();
+            let found = conversation_messages::find(world.log.db(), &m.room, &m.message_id)
+                .await
+                .unwrap();
             assert_eq!(found.as_ref(), Some(m));
         }
         seen.push(update);
@@ -300,10 +292,15 @@ async fn updates_are_published_after_commit_in_log_order(backend: Backend) {
             Change::Typing { started: true, .. } => "typing",
             Change::Typing { started: false, .. } => "stopped",
             Change::MessagePosted(_) => "message",
+            Change::Opened { .. } => "opened",
+            other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(kinds, ["joined", "joined", "typing", "message", "left"]);
-    assert_eq!(seen[3].origin_socket.as_deref(), Some("socket-of-bob"));
+    assert_eq!(
+        kinds,
+        ["opened", "joined", "joined", "typing", "message", "left"]
+    );
+    assert_eq!(seen[4].origin_socket.as_deref(), Some("socket-of-bob"));
     projector.stop().await;
 }
 
@@ -329,14 +326,13 @@ async fn a_restarted_projector_resumes_from_its_checkpoint_without_doubling(back
     world.post(&ana, "c1", "also while down").await;
     let projector = world.projector().await;
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
-    let page =
-        conversation_messages::page(world.log.db(), &tenant, &conversation, &Cursor::Latest, 10)
-            .await
-            .unwrap();
+    let (_, room) = ids("acme", "c1");
+    let page = conversation_messages::page(world.log.db(), &room, &Cursor::Latest, 10)
+        .await
+        .unwrap();
     let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["before", "while down", "also while down"]);
-    let summary = conversation_list::get(world.log.db(), &tenant, &conversation)
+    let summary = conversation_list::get(world.log.db(), &room)
         .await
         .unwrap()
         .unwrap();
@@ -362,8 +358,8 @@ async fn the_conversation_list_counts_messages_and_tracks_participants(backend: 
     world.post(&bob, "c1", "b").await; // t3
     world.run(&bob, "c1", Action::Leave).await; // t4
     world.caught_up(&projector).await;
-    let (tenant, conversation) = ids("acme", "c1");
-    let summary = conversation_list::get(world.log.db(), &tenant, &conversation)
+    let (_, room) = ids("acme", "c1");
+    let summary = conversation_list::get(world.log.db(), &room)
         .await
         .unwrap()
         .unwrap();
@@ -399,6 +395,8 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
         db,
         &tenant,
         &ListQuery {
+            kind: Kind::Conversation,
+            reader: None,
             participant: None,
             offset: 0,
             limit: 4,
@@ -407,16 +405,14 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
     .await
     .unwrap();
     assert_eq!(first.total, 6);
-    let order: Vec<&str> = first
-        .items
-        .iter()
-        .map(|c| c.conversation_id.as_str())
-        .collect();
+    let order: Vec<&str> = first.items.iter().map(|c| c.room.id.as_str()).collect();
     assert_eq!(order, ["a1", "c0", "a4", "a3"]);
     let rest = conversation_list::list(
         db,
         &tenant,
         &ListQuery {
+            kind: Kind::Conversation,
+            reader: None,
             participant: None,
             offset: 4,
             limit: 4,
@@ -429,6 +425,8 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
         db,
         &tenant,
         &ListQuery {
+            kind: Kind::Conversation,
+            reader: None,
             participant: None,
             offset: 40,
             limit: 4,
@@ -442,6 +440,8 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
         db,
         &tenant,
         &ListQuery {
+            kind: Kind::Conversation,
+            reader: None,
             participant: Some(cid.user.clone()),
             offset: 0,
             limit: 10,
@@ -450,7 +450,7 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
     .await
     .unwrap();
     assert_eq!(cids.total, 1);
-    assert_eq!(cids.items[0].conversation_id.as_str(), "c0");
+    assert_eq!(cids.items[0].room.id.as_str(), "c0");
     projector.stop().await;
 }
 
@@ -467,8 +467,8 @@ async fn read_models_never_mix_tenants(backend: Backend) {
     world.caught_up(&projector).await;
     let db = world.log.db();
     for (tenant, secret) in [("acme", "acme secret"), ("globex", "globex secret")] {
-        let (tenant, conversation) = ids(tenant, "shared");
-        let page = conversation_messages::page(db, &tenant, &conversation, &Cursor::Latest, 10)
+        let (tenant, room) = ids(tenant, "shared");
+        let page = conversation_messages::page(db, &room, &Cursor::Latest, 10)
             .await
             .unwrap();
         let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
@@ -477,6 +477,8 @@ async fn read_models_never_mix_tenants(backend: Backend) {
             db,
             &tenant,
             &ListQuery {
+                kind: Kind::Conversation,
+                reader: None,
                 participant: None,
                 offset: 0,
                 limit: 10,

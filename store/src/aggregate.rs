@@ -8,10 +8,11 @@
 //!   instead of colliding, and a hot aggregate is never reloaded; the turn
 //!   lasts only until the append is queued (pipelining: see `commit`), so a
 //!   busy conversation is not limited to one command per fsync;
-//! - a snapshot whenever `snapshot_every` events have been written since the
-//!   last one, saved in the same transaction as the events, so that a cold
-//!   load replays fewer than that many events (a stream that was never
-//!   snapshotted gets one on its next command).
+//! - a snapshot whenever `snapshot_every` events (or, for long streams, a
+//!   quarter of the stream) have been written since the last one, saved in
+//!   the same transaction as the events, so that a cold load replays few
+//!   events (a stream that was never snapshotted gets one on its next
+//!   command).
 //!
 //! The cache is only an optimization: every commit still checks the stream
 //! version in the log, so another node (or an evicted-and-reloaded copy)
@@ -72,6 +73,16 @@ struct Loaded<A> {
     snapshot_version: u64,
     /// Unique per load from the log: tags this state's pipelined appends.
     generation: u64,
+}
+
+/// Is a snapshot due at `version`, the last one being at `last`? Every
+/// `every` events, but never more often than every quarter of the stream's
+/// length: an aggregate's state grows with its stream (per-message facts),
+/// so fixed spacing would make snapshot writes quadratic in a long
+/// conversation, while this keeps them linear and a cold load replays at
+/// most a fifth of the stream.
+fn snapshot_due(every: u64, last: u64, version: u64) -> bool {
+    every > 0 && version - last >= every.max(last / 4)
 }
 
 /// Generations are unique in the process, so a fence on one can never
@@ -150,9 +161,7 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             )?;
             loaded.aggregate.apply(payload);
         }
-        if self.snapshot_every > 0
-            && loaded.version - loaded.snapshot_version >= self.snapshot_every
-        {
+        if snapshot_due(self.snapshot_every, loaded.snapshot_version, loaded.version) {
             // A long replay, and perhaps no write will come to snapshot it
             // (a conversation that is read far more than written): save one
             // now, off the command's path. Losing it costs only a replay.
@@ -236,8 +245,7 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
         let new_events = encode::<A>(&events, &metadata).map_err(to_aggregate_error)?;
         let before = loaded.version;
         let after = before + events.len() as u64;
-        let snapshot = (self.snapshot_every > 0
-            && after - loaded.snapshot_version >= self.snapshot_every)
+        let snapshot = snapshot_due(self.snapshot_every, loaded.snapshot_version, after)
             .then(|| {
                 serde_json::to_value(&loaded.aggregate).map(|state| Snapshot {
                     aggregate_type: A::TYPE.to_owned(),
@@ -406,5 +414,21 @@ fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError
         StoreError::Decode(_) => AggregateError::DeserializationError(Box::new(error)),
         StoreError::InvalidAppend(_) => AggregateError::UnexpectedError(Box::new(error)),
         other => AggregateError::DatabaseConnectionError(Box::new(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_due;
+
+    #[test]
+    fn snapshots_are_spaced_by_the_setting_then_by_a_quarter_of_the_stream() {
+        assert!(!snapshot_due(0, 0, 1_000_000));
+        assert!(!snapshot_due(500, 0, 499));
+        assert!(snapshot_due(500, 0, 500));
+        assert!(snapshot_due(500, 1_000, 1_500));
+        // At 100,000 events the next snapshot waits 25,000 events.
+        assert!(!snapshot_due(500, 100_000, 124_999));
+        assert!(snapshot_due(500, 100_000, 125_000));
     }
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use cqrs_es::{AggregateError, CqrsFramework};
 use domain::DomainError;
 use domain::actor::{Actor, Role};
-use domain::conversation::{Action, Conversation, ConversationCommand, NewMessage};
+use domain::conversation::{Action, Conversation, ConversationCommand, Kind, NewMessage};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use serde_json::json;
@@ -37,11 +37,12 @@ fn conversation() -> ConversationId {
 }
 
 fn stream() -> String {
-    Conversation::stream_id(&customer().tenant, &conversation())
+    Conversation::stream_id(Kind::Conversation, &customer().tenant, &conversation())
 }
 
 fn command(actor: &Actor, action: Action) -> ConversationCommand {
     ConversationCommand {
+        kind: Kind::Conversation,
         conversation: conversation(),
         actor: actor.clone(),
         at: Utc::now(),

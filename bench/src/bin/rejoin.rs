@@ -15,7 +15,7 @@ use chrono::{Duration as Span, TimeZone, Utc};
 use clap::Parser;
 use domain::actor::Role;
 use domain::conversation::{
-    Conversation, ConversationEvent, ConversationOpened, MessagePosted, ParticipantJoined,
+    Conversation, ConversationEvent, ConversationOpened, Kind, MessagePosted, ParticipantJoined,
 };
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use futures::FutureExt;
@@ -68,6 +68,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
     let joined = |user: &UserId, role| {
         ConversationEvent::ParticipantJoined(ParticipantJoined {
             tenant: tenant.clone(),
+            kind: Kind::Conversation,
             conversation_id: id.clone(),
             user_id: user.clone(),
             user_name: user.to_string(),
@@ -79,9 +80,11 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
     let mut events = vec![
         ConversationEvent::ConversationOpened(ConversationOpened {
             tenant: tenant.clone(),
+            kind: Kind::Conversation,
             conversation_id: id.clone(),
             opened_by: customer.clone(),
             opened_by_role: Role::Customer,
+            channel: None,
             at: start,
         }),
         joined(&customer, Role::Customer),
@@ -90,6 +93,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
     for n in 0..messages {
         events.push(ConversationEvent::MessagePosted(MessagePosted {
             tenant: tenant.clone(),
+            kind: Kind::Conversation,
             conversation_id: id.clone(),
             message_id: message_id(c, n),
             author_id: customer.clone(),
@@ -118,6 +122,7 @@ async fn seed(log: &EventLog, conversations: u64, messages: u64) -> anyhow::Resu
         ]);
         let encoded = store::aggregate::encode::<Conversation>(&events, &metadata)?;
         let stream = Conversation::stream_id(
+            Kind::Conversation,
             &TenantId::parse(TENANT).unwrap(),
             &ConversationId::parse(format!("conv-{c}")).unwrap(),
         );

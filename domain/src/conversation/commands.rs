@@ -1,18 +1,24 @@
-//! What a caller can ask of a conversation.
+//! What a caller can ask of a conversation or a channel.
 
+use super::Kind;
+use super::channel::ChannelChanges;
 use crate::Timestamp;
 use crate::actor::{Actor, Role};
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::message::{MessageBody, OptimisticId};
+use crate::message::{Emoji, MessageBody, MessageMetadata, OptimisticId};
 
 /// One command: who asks, when, of which conversation, to do what.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationCommand {
+    pub kind: Kind,
     pub conversation: ConversationId,
     pub actor: Actor,
     pub at: Timestamp,
     pub action: Action,
 }
+
+/// The most messages one read receipt may name.
+pub const MAX_READ_BATCH: usize = 500;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -30,8 +36,30 @@ pub enum Action {
         role: Role,
     },
     PostMessage(NewMessage),
+    /// Replace a message's content (its author or staff).
+    EditMessage {
+        id: MessageId,
+        body: MessageBody,
+        metadata: Option<MessageMetadata>,
+    },
+    /// Delete a message (its author or staff); deleting twice changes nothing.
+    DeleteMessage {
+        id: MessageId,
+    },
+    /// Add or remove the caller's reaction; idempotent per user and emoji.
+    React {
+        id: MessageId,
+        emoji: Emoji,
+        add: bool,
+    },
+    /// The caller has read these messages (1 to [`MAX_READ_BATCH`]).
+    MarkRead {
+        ids: Vec<MessageId>,
+    },
     StartTyping,
     StopTyping,
+    /// Change a channel's name, description or topic (creator or staff).
+    UpdateChannel(ChannelChanges),
 }
 
 /// A message as the caller wants it posted; the id is minted by the caller

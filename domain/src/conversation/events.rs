@@ -1,12 +1,18 @@
-//! What happened to a conversation. Past tense, stable names, versioned.
+//! What happened to a conversation or a channel. Past tense, stable names,
+//! versioned.
 //!
-//! Every event names its tenant and conversation and carries the values the
-//! projections need (names, roles, times), so that projections only copy
-//! fields. Free text is kept as plain strings: an event must load forever,
-//! even if a later release tightens the rules for new input.
+//! Every event names its tenant, kind and conversation and carries the
+//! values the projections need (names, roles, times), so that projections
+//! only copy fields. `kind` is left out for conversations: events recorded
+//! before channels existed read unchanged. For a channel, `conversation_id`
+//! holds the channel's id. Free text is kept as plain strings: an event must
+//! load forever, even if a later release tightens the rules for new input.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::Kind;
+use super::channel::ChannelInfo;
 use crate::Timestamp;
 use crate::actor::Role;
 use crate::ids::{ConversationId, MessageId, TenantId, UserId};
@@ -20,8 +26,14 @@ pub enum ConversationEvent {
     ParticipantJoined(ParticipantJoined),
     ParticipantLeft(ParticipantLeft),
     MessagePosted(MessagePosted),
+    MessageEdited(MessageEdited),
+    MessageDeleted(MessageDeleted),
+    ReactionAdded(Reaction),
+    ReactionRemoved(Reaction),
+    MessagesRead(MessagesRead),
     TypingStarted(Typing),
     TypingStopped(Typing),
+    ChannelUpdated(ChannelUpdated),
 }
 
 impl ConversationEvent {
@@ -32,34 +44,61 @@ impl ConversationEvent {
             Self::ParticipantJoined(_) => "ParticipantJoined",
             Self::ParticipantLeft(_) => "ParticipantLeft",
             Self::MessagePosted(_) => "MessagePosted",
+            Self::MessageEdited(_) => "MessageEdited",
+            Self::MessageDeleted(_) => "MessageDeleted",
+            Self::ReactionAdded(_) => "ReactionAdded",
+            Self::ReactionRemoved(_) => "ReactionRemoved",
+            Self::MessagesRead(_) => "MessagesRead",
             Self::TypingStarted(_) => "TypingStarted",
             Self::TypingStopped(_) => "TypingStopped",
+            Self::ChannelUpdated(_) => "ChannelUpdated",
+        }
+    }
+
+    /// The tenant, kind and id of the conversation the event belongs to.
+    pub fn place(&self) -> (&TenantId, Kind, &ConversationId) {
+        match self {
+            Self::ConversationOpened(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::ParticipantJoined(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::ParticipantLeft(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::MessagePosted(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::MessageEdited(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::MessageDeleted(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::ReactionAdded(e) | Self::ReactionRemoved(e) => {
+                (&e.tenant, e.kind, &e.conversation_id)
+            }
+            Self::MessagesRead(e) => (&e.tenant, e.kind, &e.conversation_id),
+            Self::TypingStarted(e) | Self::TypingStopped(e) => {
+                (&e.tenant, e.kind, &e.conversation_id)
+            }
+            Self::ChannelUpdated(e) => (&e.tenant, Kind::Channel, &e.conversation_id),
         }
     }
 
     pub fn tenant(&self) -> &TenantId {
-        match self {
-            Self::ConversationOpened(e) => &e.tenant,
-            Self::ParticipantJoined(e) => &e.tenant,
-            Self::ParticipantLeft(e) => &e.tenant,
-            Self::MessagePosted(e) => &e.tenant,
-            Self::TypingStarted(e) | Self::TypingStopped(e) => &e.tenant,
-        }
+        self.place().0
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationOpened {
     pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
     pub conversation_id: ConversationId,
     pub opened_by: UserId,
     pub opened_by_role: Role,
+    /// Only for channels: the channel as created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelInfo>,
     pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantJoined {
     pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
     pub conversation_id: ConversationId,
     pub user_id: UserId,
     pub user_name: String,
@@ -72,6 +111,8 @@ pub struct ParticipantJoined {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantLeft {
     pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
     pub conversation_id: ConversationId,
     pub user_id: UserId,
     pub user_name: String,
@@ -81,6 +122,8 @@ pub struct ParticipantLeft {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagePosted {
     pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
     pub conversation_id: ConversationId,
     pub message_id: MessageId,
     pub author_id: UserId,
@@ -94,12 +137,98 @@ pub struct MessagePosted {
     pub at: Timestamp,
 }
 
+/// A message's content (and optionally metadata) replaced by its author or
+/// staff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub content: String,
+    /// The client's metadata, when the edit carried some (a JSON object).
+    pub metadata: Option<Value>,
+    pub edited_by: UserId,
+    pub edited_by_name: String,
+    pub at: Timestamp,
+}
+
+/// A message deleted by its author or staff. Views keep a tombstone; the
+/// log keeps what was said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub deleted_by: UserId,
+    pub deleted_by_name: String,
+    pub at: Timestamp,
+}
+
+/// A reaction added or removed (the variant says which).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub emoji: String,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub at: Timestamp,
+}
+
+/// A participant has read these messages; `last_read` is the newest of
+/// them, where the participant's read marker now stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagesRead {
+    pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub user_name: String,
+    pub message_ids: Vec<MessageId>,
+    pub last_read: MessageId,
+    pub at: Timestamp,
+}
+
 /// Typing started or stopped (the variant says which).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Typing {
     pub tenant: TenantId,
+    #[serde(default, skip_serializing_if = "Kind::is_conversation")]
+    pub kind: Kind,
     pub conversation_id: ConversationId,
     pub user_id: UserId,
     pub user_name: String,
     pub at: Timestamp,
+}
+
+/// A channel's name, description or topic changed; `changes` holds what
+/// the caller asked for, `channel` the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelUpdated {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub changes: ChannelChangeSet,
+    pub channel: ChannelInfo,
+    pub updated_by: UserId,
+    pub updated_by_name: String,
+    pub at: Timestamp,
+}
+
+/// The fields a channel update set (absent: unchanged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelChangeSet {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }

@@ -6,7 +6,7 @@ use cqrs_es::test::TestFramework;
 use super::*;
 use crate::actor::Role;
 use crate::ids::MessageId;
-use crate::message::{MessageBody, OptimisticId};
+use crate::message::{Emoji, MessageBody, OptimisticId};
 
 type ConversationTest = TestFramework<Conversation>;
 
@@ -29,6 +29,7 @@ fn conv() -> ConversationId {
 
 fn command(who: &Actor, second: u32, action: Action) -> ConversationCommand {
     ConversationCommand {
+        kind: Kind::Conversation,
         conversation: conv(),
         actor: who.clone(),
         at: at(second),
@@ -40,9 +41,11 @@ fn opened_by(who: &Actor) -> Vec<ConversationEvent> {
     vec![
         ConversationEvent::ConversationOpened(ConversationOpened {
             tenant: who.tenant.clone(),
+            kind: Kind::Conversation,
             conversation_id: conv(),
             opened_by: who.user.clone(),
             opened_by_role: who.role,
+            channel: None,
             at: at(0),
         }),
         joined_event(who, None, 0),
@@ -52,6 +55,7 @@ fn opened_by(who: &Actor) -> Vec<ConversationEvent> {
 fn joined_event(who: &Actor, added_by: Option<&Actor>, second: u32) -> ConversationEvent {
     ConversationEvent::ParticipantJoined(ParticipantJoined {
         tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
         conversation_id: conv(),
         user_id: who.user.clone(),
         user_name: who.display_name().into(),
@@ -64,6 +68,7 @@ fn joined_event(who: &Actor, added_by: Option<&Actor>, second: u32) -> Conversat
 fn left_event(who: &Actor, second: u32) -> ConversationEvent {
     ConversationEvent::ParticipantLeft(ParticipantLeft {
         tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
         conversation_id: conv(),
         user_id: who.user.clone(),
         user_name: who.display_name().into(),
@@ -84,6 +89,7 @@ fn new_message(text: &str) -> NewMessage {
 fn posted_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
     ConversationEvent::MessagePosted(MessagePosted {
         tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
         conversation_id: conv(),
         message_id: MessageId::parse("msg_1").unwrap(),
         author_id: who.user.clone(),
@@ -372,6 +378,7 @@ fn posted_messages_are_counted() {
 fn a_participant_starts_and_stops_typing() {
     let typing = Typing {
         tenant: customer().tenant,
+        kind: Kind::Conversation,
         conversation_id: conv(),
         user_id: customer().user,
         user_name: customer().display_name().into(),
@@ -418,16 +425,449 @@ fn event_names_are_their_serde_tags_and_are_versioned() {
 }
 
 #[test]
-fn stream_ids_cannot_collide_across_tenants() {
-    let a = Conversation::stream_id(
-        &TenantId::parse("a-b").unwrap(),
-        &ConversationId::parse("c").unwrap(),
-    );
-    let b = Conversation::stream_id(
-        &TenantId::parse("a").unwrap(),
-        &ConversationId::parse("b-c").unwrap(),
-    );
+fn stream_ids_cannot_collide_across_tenants_or_kinds() {
+    let id = |raw: &str| ConversationId::parse(raw).unwrap();
+    let tenant = |raw: &str| TenantId::parse(raw).unwrap();
+    let a = Conversation::stream_id(Kind::Conversation, &tenant("a-b"), &id("c"));
+    let b = Conversation::stream_id(Kind::Conversation, &tenant("a"), &id("b-c"));
+    let channel = Conversation::stream_id(Kind::Channel, &tenant("a-b"), &id("c"));
     assert_ne!(a, b);
+    assert_ne!(a, channel);
     assert!(Conversation::owns_stream(&a));
-    assert!(!Conversation::owns_stream("channel/a/b"));
+    assert!(Conversation::owns_stream(&channel));
+    assert!(!Conversation::owns_stream("presence/a/b"));
+}
+
+#[test]
+fn events_recorded_before_channels_existed_still_load_as_conversation_events() {
+    let old = serde_json::json!({ "TypingStarted": {
+        "tenant": "acme", "conversation_id": "conv-1", "user_id": "u1",
+        "user_name": "U", "at": "2026-11-22T10:00:00Z"
+    }});
+    let event: ConversationEvent = serde_json::from_value(old).unwrap();
+    assert_eq!(event.place().1, Kind::Conversation);
+    // And conversation events are still written without a kind.
+    let json = serde_json::to_value(&event).unwrap();
+    assert!(json["TypingStarted"].get("kind").is_none());
+}
+
+// ---- edits, deletions, reactions, reads ----
+
+fn msg(n: u32) -> MessageId {
+    MessageId::parse(format!("msg_{n}")).unwrap()
+}
+
+/// A conversation opened by the customer, joined by the agent, with one
+/// message `msg_1` by the customer.
+fn with_a_message() -> Vec<ConversationEvent> {
+    let mut given = opened_by(&customer());
+    given.push(joined_event(&agent(), None, 1));
+    given.push(posted_event(&customer(), "hello", 2));
+    given
+}
+
+fn edit(id: MessageId, text: &str) -> Action {
+    Action::EditMessage {
+        id,
+        body: MessageBody::parse(text).unwrap(),
+        metadata: None,
+    }
+}
+
+fn edited_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
+    ConversationEvent::MessageEdited(MessageEdited {
+        tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
+        conversation_id: conv(),
+        message_id: msg(1),
+        content: text.into(),
+        metadata: None,
+        edited_by: who.user.clone(),
+        edited_by_name: who.display_name().into(),
+        at: at(second),
+    })
+}
+
+fn deleted_event(who: &Actor, second: u32) -> ConversationEvent {
+    ConversationEvent::MessageDeleted(MessageDeleted {
+        tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
+        conversation_id: conv(),
+        message_id: msg(1),
+        deleted_by: who.user.clone(),
+        deleted_by_name: who.display_name().into(),
+        at: at(second),
+    })
+}
+
+fn reaction(who: &Actor, emoji: &str, second: u32) -> Reaction {
+    Reaction {
+        tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
+        conversation_id: conv(),
+        message_id: msg(1),
+        emoji: emoji.into(),
+        user_id: who.user.clone(),
+        user_name: who.display_name().into(),
+        at: at(second),
+    }
+}
+
+fn react(emoji: &str, add: bool) -> Action {
+    Action::React {
+        id: msg(1),
+        emoji: Emoji::parse(emoji).unwrap(),
+        add,
+    }
+}
+
+#[test]
+fn the_author_edits_their_message() {
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(&customer(), 5, edit(msg(1), "hello, edited")))
+        .then_expect_events(vec![edited_event(&customer(), "hello, edited", 5)]);
+}
+
+#[test]
+fn staff_may_edit_and_delete_anyones_message() {
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(&agent(), 5, edit(msg(1), "moderated")))
+        .then_expect_events(vec![edited_event(&agent(), "moderated", 5)]);
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(&agent(), 6, Action::DeleteMessage { id: msg(1) }))
+        .then_expect_events(vec![deleted_event(&agent(), 6)]);
+}
+
+#[test]
+fn another_customer_may_not_edit_or_delete_the_message() {
+    let other = actor("cus-2", Role::Customer);
+    let mut given = with_a_message();
+    given.push(joined_event(&other, Some(&agent()), 3));
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&other, 5, edit(msg(1), "not mine")))
+        .then_expect_error(DomainError::Forbidden(
+            "only its author and staff may edit a message".into(),
+        ));
+    ConversationTest::with(())
+        .given(given)
+        .when(command(&other, 5, Action::DeleteMessage { id: msg(1) }))
+        .then_expect_error(DomainError::Forbidden(
+            "only its author and staff may delete a message".into(),
+        ));
+}
+
+#[test]
+fn editing_or_reacting_to_a_missing_message_is_not_found() {
+    let missing = DomainError::NotFound("message msg_9".into());
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(&customer(), 5, edit(msg(9), "where?")))
+        .then_expect_error(missing.clone());
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(
+            &customer(),
+            5,
+            Action::React {
+                id: msg(9),
+                emoji: Emoji::parse("👍").unwrap(),
+                add: true,
+            },
+        ))
+        .then_expect_error(missing);
+}
+
+#[test]
+fn a_deleted_message_cannot_be_edited_or_reacted_to_and_deleting_again_changes_nothing() {
+    let mut given = with_a_message();
+    given.push(deleted_event(&customer(), 4));
+    let gone = DomainError::NotFound("message msg_1".into());
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&customer(), 5, edit(msg(1), "too late")))
+        .then_expect_error(gone.clone());
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&agent(), 5, react("👍", true)))
+        .then_expect_error(gone);
+    ConversationTest::with(())
+        .given(given)
+        .when(command(
+            &customer(),
+            5,
+            Action::DeleteMessage { id: msg(1) },
+        ))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_reaction_is_added_once_per_user_and_emoji_and_removed_once() {
+    let mut given = with_a_message();
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&agent(), 5, react("👍", true)))
+        .then_expect_events(vec![ConversationEvent::ReactionAdded(reaction(
+            &agent(),
+            "👍",
+            5,
+        ))]);
+    given.push(ConversationEvent::ReactionAdded(reaction(
+        &agent(),
+        "👍",
+        5,
+    )));
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&agent(), 6, react("👍", true)))
+        .then_expect_events(vec![]);
+    // Another user's identical reaction is theirs.
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&customer(), 6, react("👍", true)))
+        .then_expect_events(vec![ConversationEvent::ReactionAdded(reaction(
+            &customer(),
+            "👍",
+            6,
+        ))]);
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(&agent(), 7, react("👍", false)))
+        .then_expect_events(vec![ConversationEvent::ReactionRemoved(reaction(
+            &agent(),
+            "👍",
+            7,
+        ))]);
+    given.push(ConversationEvent::ReactionRemoved(reaction(
+        &agent(),
+        "👍",
+        7,
+    )));
+    ConversationTest::with(())
+        .given(given)
+        .when(command(&agent(), 8, react("👍", false)))
+        .then_expect_events(vec![]);
+}
+
+fn second_message() -> ConversationEvent {
+    let ConversationEvent::MessagePosted(mut e) = posted_event(&agent(), "second", 3) else {
+        unreachable!()
+    };
+    e.message_id = msg(2);
+    ConversationEvent::MessagePosted(e)
+}
+
+fn read_event(who: &Actor, ids: &[u32], last: u32, second: u32) -> ConversationEvent {
+    ConversationEvent::MessagesRead(MessagesRead {
+        tenant: who.tenant.clone(),
+        kind: Kind::Conversation,
+        conversation_id: conv(),
+        user_id: who.user.clone(),
+        user_name: who.display_name().into(),
+        message_ids: ids.iter().map(|&n| msg(n)).collect(),
+        last_read: msg(last),
+        at: at(second),
+    })
+}
+
+#[test]
+fn reading_moves_the_marker_to_the_newest_message_read_and_only_forward() {
+    let mut given = with_a_message();
+    given.push(second_message());
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(
+            &customer(),
+            5,
+            Action::MarkRead {
+                ids: vec![msg(2), msg(1), msg(2)],
+            },
+        ))
+        .then_expect_events(vec![read_event(&customer(), &[2, 1], 2, 5)]);
+    given.push(read_event(&customer(), &[2], 2, 5));
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(command(
+            &customer(),
+            6,
+            Action::MarkRead { ids: vec![msg(1)] },
+        ))
+        .then_expect_events(vec![]);
+    ConversationTest::with(())
+        .given(given)
+        .when(command(
+            &customer(),
+            6,
+            Action::MarkRead { ids: vec![msg(7)] },
+        ))
+        .then_expect_error(DomainError::NotFound("message msg_7".into()));
+}
+
+#[test]
+fn a_read_receipt_names_at_least_one_message() {
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(&customer(), 5, Action::MarkRead { ids: vec![] }))
+        .then_expect_error(DomainError::invalid(
+            "messageIds",
+            format!("must name 1 to {MAX_READ_BATCH} messages"),
+        ));
+}
+
+#[test]
+fn posting_a_message_id_again_changes_nothing() {
+    ConversationTest::with(())
+        .given(with_a_message())
+        .when(command(
+            &customer(),
+            5,
+            Action::PostMessage(new_message("hello")),
+        ))
+        .then_expect_events(vec![]);
+}
+
+// ---- channels ----
+
+fn channel_command(who: &Actor, second: u32, action: Action) -> ConversationCommand {
+    ConversationCommand {
+        kind: Kind::Channel,
+        ..command(who, second, action)
+    }
+}
+
+fn channel_opened_by(who: &Actor) -> Vec<ConversationEvent> {
+    vec![
+        ConversationEvent::ConversationOpened(ConversationOpened {
+            tenant: who.tenant.clone(),
+            kind: Kind::Channel,
+            conversation_id: conv(),
+            opened_by: who.user.clone(),
+            opened_by_role: who.role,
+            channel: Some(ChannelInfo {
+                name: "conv-1".into(),
+                description: String::new(),
+                topic: String::new(),
+                created_by: who.user.clone(),
+                created_at: at(0),
+            }),
+            at: at(0),
+        }),
+        ConversationEvent::ParticipantJoined(ParticipantJoined {
+            tenant: who.tenant.clone(),
+            kind: Kind::Channel,
+            conversation_id: conv(),
+            user_id: who.user.clone(),
+            user_name: who.display_name().into(),
+            role: who.role,
+            added_by: None,
+            at: at(0),
+        }),
+    ]
+}
+
+#[test]
+fn the_first_join_creates_a_channel_named_after_its_id() {
+    ConversationTest::with(())
+        .given_no_previous_events()
+        .when(channel_command(&customer(), 0, Action::Join))
+        .then_expect_events(channel_opened_by(&customer()));
+}
+
+#[test]
+fn anyone_who_takes_part_may_join_a_channel_but_an_analyst_may_not() {
+    let other = actor("cus-2", Role::Customer);
+    let result = ConversationTest::with(())
+        .given(channel_opened_by(&agent()))
+        .when(channel_command(&other, 3, Action::Join))
+        .inspect_result();
+    assert!(
+        matches!(result.as_deref(), Ok([ConversationEvent::ParticipantJoined(e)]) if e.user_id == other.user && e.kind == Kind::Channel)
+    );
+    ConversationTest::with(())
+        .given(channel_opened_by(&agent()))
+        .when(channel_command(
+            &actor("ana-1", Role::Analyst),
+            3,
+            Action::Join,
+        ))
+        .then_expect_error(DomainError::Forbidden(
+            "the analyst role cannot join channels".into(),
+        ));
+}
+
+fn rename(name: &str) -> Action {
+    Action::UpdateChannel(ChannelChanges {
+        name: Some(ChannelName::parse(name).unwrap()),
+        description: None,
+        topic: Some(ChannelText::parse("topic", "Q4 launch").unwrap()),
+    })
+}
+
+#[test]
+fn the_creator_updates_a_channel_and_the_event_carries_the_result() {
+    let creator = customer();
+    let result = ConversationTest::with(())
+        .given(channel_opened_by(&creator))
+        .when(channel_command(&creator, 4, rename("launch")))
+        .inspect_result()
+        .unwrap();
+    let [ConversationEvent::ChannelUpdated(e)] = result.as_slice() else {
+        panic!("expected one ChannelUpdated, got {result:?}");
+    };
+    assert_eq!(e.changes.name.as_deref(), Some("launch"));
+    assert_eq!(e.changes.description, None);
+    assert_eq!(e.channel.name, "launch");
+    assert_eq!(e.channel.topic, "Q4 launch");
+    assert_eq!(e.channel.created_by, creator.user);
+}
+
+#[test]
+fn only_the_creator_and_staff_may_update_a_channel() {
+    let member = actor("cus-2", Role::Customer);
+    let mut given = channel_opened_by(&customer());
+    given.push(ConversationEvent::ParticipantJoined(ParticipantJoined {
+        tenant: member.tenant.clone(),
+        kind: Kind::Channel,
+        conversation_id: conv(),
+        user_id: member.user.clone(),
+        user_name: member.display_name().into(),
+        role: member.role,
+        added_by: None,
+        at: at(1),
+    }));
+    ConversationTest::with(())
+        .given(given.clone())
+        .when(channel_command(&member, 4, rename("mine now")))
+        .then_expect_error(DomainError::Forbidden(
+            "only the channel's creator and staff may update it".into(),
+        ));
+    let staff = ConversationTest::with(())
+        .given(given)
+        .when(channel_command(&agent(), 4, rename("moderated")))
+        .inspect_result();
+    assert!(matches!(
+        staff.as_deref(),
+        Ok([ConversationEvent::ChannelUpdated(_)])
+    ));
+}
+
+#[test]
+fn a_conversation_has_no_channel_settings_to_update() {
+    ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(command(&agent(), 4, rename("nope")))
+        .then_expect_error(DomainError::InvalidState(
+            "only channels have a name, description and topic".into(),
+        ));
+}
+
+#[test]
+fn a_channel_is_not_the_conversation_with_the_same_id() {
+    ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(channel_command(&customer(), 4, Action::Leave))
+        .then_expect_error(DomainError::NotFound("channel conv-1".into()));
 }

@@ -71,8 +71,10 @@ async fn on_connect(
     // As socket.io does in JS: each socket is alone in a room named by its
     // id, which is how pushes leave the sender out of its own echoes.
     socket.join(socket.id.to_string());
-    // Organisation-wide events (presence) reach every socket of the tenant.
-    socket.join(dialects::lvng::org_room(&actor.tenant));
+    // Organisation-wide events (presence), and for staff the activity feed.
+    for room in dialects::lvng::rooms_on_connect(&actor) {
+        socket.join(room);
+    }
     socket.extensions.insert(RateLimit::new(
         state.config.rate_limit_events,
         Duration::from_secs(state.config.rate_limit_window_secs),

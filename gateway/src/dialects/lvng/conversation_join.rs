@@ -4,22 +4,23 @@
 use domain::conversation::Action;
 use serde_json::json;
 
-use super::{conversation_room, run_on_conversation};
+use super::{Target, room_name, run};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let conversation = run_on_conversation(call, "conversation:join", Action::Join).await?;
+    let room = call.parse::<Target>()?.conversation(call)?;
+    run(call, "conversation:join", &room, Action::Join, None).await?;
     // Only after the join is authorized and durable does the socket listen.
-    let room = conversation_room(&call.actor.tenant, &conversation);
-    call.socket.join(room.clone());
+    let name = room_name(&room);
+    call.socket.join(name.clone());
     call.reply(
         "room:joined",
         &json!({
-            "room": room,
-            "conversationId": conversation.as_str(),
-            "customerId": call.actor.tenant.as_str(),
+            "room": name,
+            "conversationId": room.id.as_str(),
+            "customerId": room.tenant.as_str(),
             "timestamp": wire_time(chrono::Utc::now()),
         }),
     );

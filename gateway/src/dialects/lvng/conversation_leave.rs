@@ -4,18 +4,18 @@
 use domain::conversation::Action;
 use serde_json::json;
 
-use super::{conversation_room, run_on_conversation};
+use super::{Target, room_name, run};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let conversation = run_on_conversation(call, "conversation:leave", Action::Leave).await?;
-    call.socket
-        .leave(conversation_room(&call.actor.tenant, &conversation));
+    let room = call.parse::<Target>()?.conversation(call)?;
+    run(call, "conversation:leave", &room, Action::Leave, None).await?;
+    call.socket.leave(room_name(&room));
     call.answer(&json!({
-        "conversationId": conversation.as_str(),
-        "customerId": call.actor.tenant.as_str(),
+        "conversationId": room.id.as_str(),
+        "customerId": room.tenant.as_str(),
         "timestamp": wire_time(chrono::Utc::now()),
     }));
     Ok(())

@@ -19,28 +19,36 @@
 //! `lastMessageTimestamp` means "created strictly after"; times are stored
 //! at the wire's millisecond precision, so a message's own `createdAt` is an
 //! exact cursor. `lastMessageId` wins when both are given and known.
+//!
+//! After a cursor, the reply also carries `missed_updates`: the messages
+//! from before the cursor that were edited, deleted or reacted to since, in
+//! their current state (the `message:new` shape, with `editedAt`,
+//! `deleted`, `reactions`), oldest change first. A client replaces its
+//! copies by id, and its view equals a fresh load. At most 1,000 are sent;
+//! `hasMoreUpdates` says when there were more (then reload the history).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::conversation::Action;
 use domain::ids::MessageId;
 use projections::ProjectionError;
-use projections::conversation_messages::{self, Cursor};
+use projections::conversation_messages::{self, Cursor, Since};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ConversationRef, DIALECT, conversation_room, render};
-use crate::commands;
+use super::{Target, render, room_name, run};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 const MAX_LIMIT: u32 = 500;
+/// Changed earlier messages sent with one rejoin.
+const MAX_UPDATES: u32 = 1_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Rejoin {
     #[serde(flatten)]
-    target: ConversationRef,
+    target: Target,
     last_message_id: Option<String>,
     last_message_timestamp: Option<Value>,
     limit: Option<u32>,
@@ -48,7 +56,8 @@ struct Rejoin {
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
     let request: Rejoin = call.parse()?;
-    let conversation = request.target.resolve(call)?;
+    let room = request.target.conversation(call)?;
+    let conversation = &room.id;
     let invalid =
         |message: String| WireError::validation(message).in_conversation(conversation.as_str());
     let after_id = request
@@ -75,17 +84,8 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         }
     };
 
-    commands::on_conversation(
-        &call.state,
-        &call.origin(DIALECT),
-        "conversation:rejoin",
-        &conversation,
-        Action::Rejoin,
-        None,
-    )
-    .await?;
-    call.socket
-        .join(conversation_room(&call.actor.tenant, &conversation));
+    run(call, "conversation:rejoin", &room, Action::Rejoin, None).await?;
+    call.socket.join(room_name(&room));
 
     let state = &call.state;
     // If this times out the answer is still correct (the socket is in the
@@ -94,24 +94,19 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
 
     let db = state.log.db();
     let tenant = &call.actor.tenant;
+    // Where the client's view ends, for the changes it missed.
+    let mut since = after_time.map(Since::Time);
     let page = match (&after_id, after_time) {
         (Some(id), fallback) => {
             let by_id = Cursor::AfterMessage(id.clone());
             match (
-                conversation_messages::page(db, tenant, &conversation, &by_id, limit).await,
+                conversation_messages::page(db, &room, &by_id, limit).await,
                 fallback,
             ) {
                 // A cursor we do not know (say, a message id the client
                 // made up): its timestamp, when given, still says where.
                 (Err(ProjectionError::UnknownCursor(_)), Some(at)) => {
-                    conversation_messages::page(
-                        db,
-                        tenant,
-                        &conversation,
-                        &Cursor::AfterTime(at),
-                        limit,
-                    )
-                    .await?
+                    conversation_messages::page(db, &room, &Cursor::AfterTime(at), limit).await?
                 }
                 (Err(ProjectionError::UnknownCursor(_)), None) => {
                     return Err(WireError::not_found(format!(
@@ -119,16 +114,22 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
                     ))
                     .in_conversation(conversation.as_str()));
                 }
-                (page, _) => page?,
+                (page, _) => {
+                    if let Some(p) = conversation_messages::position_of(db, &room, id).await? {
+                        since = Some(Since::Position(p));
+                    }
+                    page?
+                }
             }
         }
         (None, Some(at)) => {
-            conversation_messages::page(db, tenant, &conversation, &Cursor::AfterTime(at), limit)
-                .await?
+            conversation_messages::page(db, &room, &Cursor::AfterTime(at), limit).await?
         }
-        (None, None) => {
-            conversation_messages::page(db, tenant, &conversation, &Cursor::Latest, limit).await?
-        }
+        (None, None) => conversation_messages::page(db, &room, &Cursor::Latest, limit).await?,
+    };
+    let (updates, more_updates) = match &since {
+        Some(since) => conversation_messages::changed_since(db, &room, since, MAX_UPDATES).await?,
+        None => (Vec::new(), false),
     };
     let next_cursor = page
         .has_more
@@ -140,6 +141,8 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             "conversationId": conversation.as_str(),
             "customerId": tenant.as_str(),
             "missed_messages": page.messages.iter().map(render::message_new).collect::<Vec<_>>(),
+            "missed_updates": updates.iter().map(render::message_new).collect::<Vec<_>>(),
+            "hasMoreUpdates": more_updates,
             "timestamp": wire_time(Utc::now()),
             "hasMore": page.has_more,
             "nextCursor": next_cursor,

@@ -1,21 +1,20 @@
-//! `message:send {conversationId, customerId, content, optimisticId?,
-//! threadId?, mentions?}` → `message:sent {id, optimisticId, channelId,
-//! timestamp}` to the sender once the message is durable; `message:new`
-//! reaches the room through the projection.
+//! `message:send {channelId | conversationId, customerId?, content,
+//! optimisticId?, threadId?, mentions?}` → `message:sent {id, optimisticId,
+//! channelId, conversationId, timestamp}` to the sender once the message is
+//! durable; `message:new` reaches the room through the projection.
 //!
 //! A resend with the same `optimisticId` (a client retrying after a
 //! reconnect) maps to the same message id and the same event id, so it is
 //! stored once and acknowledged with the same id.
 
-use domain::conversation::{Action, NewMessage};
+use domain::conversation::{Action, Conversation, NewMessage};
 use domain::ids::{MessageId, UserId};
 use domain::message::{MessageBody, OptimisticId};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ConversationRef, DIALECT};
-use crate::commands;
+use super::{Target, ids, run};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
@@ -28,8 +27,7 @@ const MAX_MENTIONS: usize = 100;
 #[serde(rename_all = "camelCase")]
 struct Send {
     #[serde(flatten)]
-    target: ConversationRef,
-    channel_id: Option<String>,
+    target: Target,
     content: Option<String>,
     thread_id: Option<String>,
     mentions: Option<Vec<String>>,
@@ -38,14 +36,8 @@ struct Send {
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
     let request: Send = call.parse()?;
-    if request.target.conversation_id.is_none() && request.channel_id.is_some() {
-        return Err(
-            WireError::validation("conversationId is required").with_details(
-                "message:send: channel messages without a conversationId are not supported yet",
-            ),
-        );
-    }
-    let conversation = request.target.resolve(call)?;
+    let room = request.target.resolve(call)?;
+    let conversation = &room.id;
     let in_conversation =
         |e: domain::DomainError| WireError::from(e).in_conversation(conversation.as_str());
     let content = request.content.ok_or_else(|| {
@@ -79,11 +71,15 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         Some(optimistic) => {
             let id = MessageId::for_optimistic(
                 &call.actor.tenant,
-                &conversation,
+                conversation,
                 &call.actor.user,
                 optimistic.as_str(),
             );
-            let command_id = Uuid::new_v5(&SEND_COMMANDS, id.as_str().as_bytes());
+            // Event ids are unique in the whole log: a channel and a
+            // conversation with the same id must not share them.
+            let stream = Conversation::stream_id(room.kind, &room.tenant, conversation);
+            let key = format!("{stream}\n{id}");
+            let command_id = Uuid::new_v5(&SEND_COMMANDS, key.as_bytes());
             (id, Some(command_id))
         }
         None => (MessageId::generate(), None),
@@ -95,22 +91,22 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         thread_id,
         mentions,
     };
-    commands::on_conversation(
-        &call.state,
-        &call.origin(DIALECT),
+    run(
+        call,
         "message:send",
-        &conversation,
+        &room,
         Action::PostMessage(message),
         command_id,
     )
     .await?;
+    let (channel_id, conversation_id) = ids(&room);
     call.reply(
         "message:sent",
         &json!({
             "id": id.as_str(),
             "optimisticId": optimistic_id.as_ref().map(OptimisticId::as_str),
-            "channelId": request.channel_id,
-            "conversationId": conversation.as_str(),
+            "channelId": channel_id,
+            "conversationId": conversation_id,
             "timestamp": wire_time(chrono::Utc::now()),
         }),
     );

@@ -1,18 +1,33 @@
-//! The lvng dialect (seed `002`): `conversation:*`, `message:*`, `typing:*`
-//! on namespace `/`, rooms `customer:{customerId}:conversation:{id}`.
+//! The lvng dialect (seed `002`) on namespace `/`: conversations, channels,
+//! messages (send, edit, delete, react, read), typing, presence, calls and
+//! swarm sessions.
+//!
+//! Rooms follow the seed's patterns, with the tenant added where the seed's
+//! ids are not tenant-scoped, so that no two tenants ever share a room:
+//! `customer:{tenant}:conversation:{id}`, `channel:{tenant}:{id}`,
+//! `org:{tenant}`, `activity:{tenant}`.
 
+mod channel_join;
+mod channel_leave;
+mod channel_update;
 mod conversation_join;
 mod conversation_leave;
 mod conversation_rejoin;
+mod message_delete;
+mod message_react;
+mod message_read;
 mod message_send;
+mod message_update;
 mod push;
 mod render;
 mod typing;
 
 pub use push::push;
 
-use domain::conversation::Action;
+use domain::actor::Actor;
+use domain::conversation::{Action, Kind};
 use domain::ids::{ConversationId, TenantId};
+use projections::Room;
 use serde::Deserialize;
 
 use crate::commands;
@@ -27,11 +42,28 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "conversation:join" => conversation_join::handle(call).await,
         "conversation:leave" => conversation_leave::handle(call).await,
         "conversation:rejoin" => conversation_rejoin::handle(call).await,
+        "channel:join" => channel_join::handle(call).await,
+        "channel:leave" => channel_leave::handle(call).await,
+        "channel:update" => channel_update::handle(call).await,
         "message:send" => message_send::handle(call).await,
+        "message:update" => message_update::handle(call).await,
+        "message:delete" => message_delete::handle(call).await,
+        "message:react" => message_react::handle(call).await,
+        "message:read" | "message:read:batch" => message_read::handle(call).await,
         "typing:start" => typing::handle(call, true).await,
         "typing:stop" => typing::handle(call, false).await,
         _ => return None,
     })
+}
+
+/// What a socket joins on connect: the organisation room (presence), and
+/// for staff the tenant's activity feed.
+pub fn rooms_on_connect(actor: &Actor) -> Vec<String> {
+    let mut rooms = vec![org_room(&actor.tenant)];
+    if actor.role.is_staff() {
+        rooms.push(activity_room(&actor.tenant));
+    }
+    rooms
 }
 
 /// The organisation room every socket of a tenant joins on connect
@@ -40,59 +72,114 @@ pub fn org_room(tenant: &TenantId) -> String {
     format!("org:{tenant}")
 }
 
-/// The room of a conversation. Tenant ids cannot contain `:`, so no two
-/// (tenant, conversation) pairs share a room.
-pub fn conversation_room(tenant: &TenantId, conversation: &ConversationId) -> String {
-    format!("customer:{tenant}:conversation:{conversation}")
+/// The tenant's activity feed (the seed's `activity:{customerId}`).
+pub fn activity_room(tenant: &TenantId) -> String {
+    format!("activity:{tenant}")
 }
 
-/// `{conversationId, customerId}`: how every lvng conversation event names
-/// its conversation (flattened into the larger payloads).
+/// The room of a conversation or channel. Tenant ids cannot contain `:`,
+/// so no two (tenant, id) pairs share a room.
+pub fn room_name(room: &Room) -> String {
+    match room.kind {
+        Kind::Conversation => format!("customer:{}:conversation:{}", room.tenant, room.id),
+        Kind::Channel => format!("channel:{}:{}", room.tenant, room.id),
+    }
+}
+
+/// `{conversationId, customerId, channelId}`: how lvng events name where
+/// they happen (flattened into the larger payloads).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ConversationRef {
+struct Target {
     conversation_id: Option<String>,
     customer_id: Option<String>,
+    channel_id: Option<String>,
 }
 
-impl ConversationRef {
-    /// The conversation must be named, and `customerId`, when given, must be
-    /// the caller's own tenant.
-    fn resolve(&self, call: &Call) -> Result<ConversationId, WireError> {
-        let Some(raw) = &self.conversation_id else {
-            return Err(WireError::validation("conversationId is required")
-                .with_details(format!("{}: missing field `conversationId`", call.event)));
+impl Target {
+    /// A conversation (`conversationId` wins when both are given, as the
+    /// seed's payloads carry `channelId` everywhere) or a channel, of the
+    /// caller's tenant: `customerId`, when given, must be that tenant.
+    fn resolve(&self, call: &Call) -> Result<Room, WireError> {
+        let (kind, raw) = match (&self.conversation_id, &self.channel_id) {
+            (Some(id), _) => (Kind::Conversation, id),
+            (None, Some(id)) => (Kind::Channel, id),
+            (None, None) => {
+                return Err(
+                    WireError::validation("conversationId or channelId is required").with_details(
+                        format!(
+                            "{}: missing field `conversationId` (or `channelId`)",
+                            call.event
+                        ),
+                    ),
+                );
+            }
         };
-        let conversation = ConversationId::parse(raw.as_str()).map_err(WireError::from)?;
+        let field = match kind {
+            Kind::Conversation => "conversationId",
+            Kind::Channel => "channelId",
+        };
+        let id = ConversationId::parse(raw.as_str())
+            .map_err(|e| WireError::validation(format!("invalid {field}: {e}")))?;
         if let Some(customer) = &self.customer_id
             && customer != call.actor.tenant.as_str()
         {
             return Err(
                 WireError::forbidden("customerId does not match your tenant")
-                    .in_conversation(conversation.as_str()),
+                    .in_conversation(id.as_str()),
             );
         }
-        Ok(conversation)
+        Ok(Room::new(call.actor.tenant.clone(), kind, id))
+    }
+
+    /// As [`Target::resolve`], but only a conversation will do.
+    fn conversation(&self, call: &Call) -> Result<Room, WireError> {
+        if self.conversation_id.is_none() {
+            return Err(WireError::validation("conversationId is required")
+                .with_details(format!("{}: missing field `conversationId`", call.event)));
+        }
+        self.resolve(call)
+    }
+
+    /// As [`Target::resolve`], but only a channel will do.
+    fn channel(&self, call: &Call) -> Result<Room, WireError> {
+        match &self.channel_id {
+            None => Err(WireError::validation("channelId is required")
+                .with_details(format!("{}: missing field `channelId`", call.event))),
+            Some(id) => {
+                let id = ConversationId::parse(id.as_str())
+                    .map_err(|e| WireError::validation(format!("invalid channelId: {e}")))?;
+                Ok(Room::new(call.actor.tenant.clone(), Kind::Channel, id))
+            }
+        }
     }
 }
 
-/// Read `{conversationId, customerId}` from the payload and run `action` on
-/// that conversation.
-async fn run_on_conversation(
+/// Run `action` in `room` for the caller.
+async fn run(
     call: &Call,
     command: &'static str,
+    room: &Room,
     action: Action,
-) -> Result<ConversationId, WireError> {
-    let target: ConversationRef = call.parse()?;
-    let conversation = target.resolve(call)?;
+    command_id: Option<uuid::Uuid>,
+) -> Result<(), WireError> {
     commands::on_conversation(
         &call.state,
         &call.origin(DIALECT),
         command,
-        &conversation,
+        room.kind,
+        &room.id,
         action,
-        None,
+        command_id,
     )
-    .await?;
-    Ok(conversation)
+    .await
+}
+
+/// The `{channelId, conversationId}` pair of lvng payloads: one is the id,
+/// the other null.
+fn ids(room: &Room) -> (Option<&str>, Option<&str>) {
+    match room.kind {
+        Kind::Conversation => (None, Some(room.id.as_str())),
+        Kind::Channel => (Some(room.id.as_str()), None),
+    }
 }

@@ -1,58 +1,203 @@
 //! Rendering projection updates into lvng events and rooms.
 
 use chrono::Utc;
-use projections::Update;
+use domain::conversation::Kind;
 use projections::update::Change;
+use projections::{Room, Update};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
-use super::{conversation_room, render};
+use super::{activity_room, ids, render, room_name};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
 /// the projector catches up on old ones).
 const TYPING_FRESHNESS: Duration = Duration::from_secs(10);
+/// Characters of a message shown in the activity feed.
+const PREVIEW_CHARS: usize = 140;
+
+/// Who hears an event: everyone in the room, or all but the socket that
+/// caused it (it already knows, from its own reply).
+enum Audience {
+    Everyone,
+    AllButOrigin,
+}
 
 pub async fn push(io: &SocketIo, update: &Update) {
     let origin: Option<Sid> = update.origin_socket.as_deref().and_then(|s| s.parse().ok());
-    let (room, event, payload, echo): (String, &str, Value, bool) = match &update.change {
-        Change::MessagePosted(m) => (
-            conversation_room(&m.tenant, &m.conversation_id),
-            "message:new",
-            render::message_new(m),
-            // The sender's other devices in the room see it too.
-            true,
-        ),
+    if let Some((room, event, payload)) = activity(&update.change) {
+        emit(io, room, None, event, &payload).await;
+    }
+    let Some((room, event, payload, audience)) = render_change(update) else {
+        return;
+    };
+    let except = match audience {
+        Audience::AllButOrigin => origin,
+        Audience::Everyone => None,
+    };
+    emit(io, room_name(room), except, event, &payload).await;
+}
+
+async fn emit(io: &SocketIo, room: String, except: Option<Sid>, event: &str, payload: &Value) {
+    let target = match except {
+        Some(sid) => io.to(room).except(sid),
+        None => io.to(room),
+    };
+    if let Err(error) = target.emit(event, payload).await {
+        tracing::debug!(%error, event, "push not delivered to every socket");
+    }
+}
+
+/// The room event for a change, if its room hears one.
+fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audience)> {
+    use Audience::{AllButOrigin, Everyone};
+    Some(match &update.change {
+        // The sender's other devices in the room see their own messages,
+        // edits, deletions, reactions and reads too.
+        Change::MessagePosted(m) => (&m.room, "message:new", render::message_new(m), Everyone),
+        Change::MessageEdited {
+            room,
+            message_id,
+            content,
+            metadata,
+            edited_by,
+            at,
+            ..
+        } => {
+            let (channel_id, conversation_id) = ids(room);
+            (
+                room,
+                "message:update",
+                json!({
+                    "messageId": message_id.as_str(),
+                    "content": content,
+                    "metadata": metadata,
+                    "channelId": channel_id,
+                    "conversationId": conversation_id,
+                    "updatedBy": edited_by.as_str(),
+                    "timestamp": wire_time(*at),
+                }),
+                Everyone,
+            )
+        }
+        Change::MessageDeleted {
+            room,
+            message_id,
+            deleted_by,
+            deleted_by_name,
+            at,
+        } => {
+            let (channel_id, conversation_id) = ids(room);
+            (
+                room,
+                "message:delete",
+                json!({
+                    "messageId": message_id.as_str(),
+                    "channelId": channel_id,
+                    "conversationId": conversation_id,
+                    "deletedBy": deleted_by.as_str(),
+                    "deletedByName": deleted_by_name,
+                    "timestamp": wire_time(*at),
+                }),
+                Everyone,
+            )
+        }
+        Change::Reaction {
+            room,
+            message_id,
+            emoji,
+            user_id,
+            user_name,
+            added,
+            at,
+        } => {
+            let (channel_id, conversation_id) = ids(room);
+            (
+                room,
+                "message:reaction",
+                json!({
+                    "messageId": message_id.as_str(),
+                    "channelId": channel_id,
+                    "conversationId": conversation_id,
+                    "emoji": emoji,
+                    "userId": user_id.as_str(),
+                    "userName": user_name,
+                    "action": if *added { "add" } else { "remove" },
+                    "timestamp": wire_time(*at),
+                }),
+                Everyone,
+            )
+        }
+        Change::MessagesRead {
+            room,
+            user_id,
+            user_name,
+            message_ids,
+            at,
+        } => {
+            let (channel_id, conversation_id) = ids(room);
+            match message_ids.as_slice() {
+                [one] => (
+                    room,
+                    "message:read",
+                    json!({
+                        "messageId": one.as_str(),
+                        "channelId": channel_id,
+                        "conversationId": conversation_id,
+                        "userId": user_id.as_str(),
+                        "userName": user_name,
+                        "timestamp": wire_time(*at),
+                    }),
+                    Everyone,
+                ),
+                many => (
+                    room,
+                    "message:read:batch",
+                    json!({
+                        "messageIds": many.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                        "channelId": channel_id,
+                        "conversationId": conversation_id,
+                        "userId": user_id.as_str(),
+                        "userName": user_name,
+                        "timestamp": wire_time(*at),
+                    }),
+                    Everyone,
+                ),
+            }
+        }
         Change::ParticipantJoined {
-            tenant,
-            conversation_id,
+            room,
             user_id,
             user_name,
             at,
             ..
         } => (
-            conversation_room(tenant, conversation_id),
-            "member:joined",
-            render::member(conversation_id, user_id, user_name, *at),
-            false,
+            room,
+            match room.kind {
+                Kind::Conversation => "member:joined",
+                Kind::Channel => "channel:join",
+            },
+            render::member(room, user_id, user_name, *at, true),
+            AllButOrigin,
         ),
         Change::ParticipantLeft {
-            tenant,
-            conversation_id,
+            room,
             user_id,
             user_name,
             at,
         } => (
-            conversation_room(tenant, conversation_id),
-            "member:left",
-            render::member(conversation_id, user_id, user_name, *at),
-            false,
+            room,
+            match room.kind {
+                Kind::Conversation => "member:left",
+                Kind::Channel => "channel:leave",
+            },
+            render::member(room, user_id, user_name, *at, false),
+            AllButOrigin,
         ),
         Change::Typing {
-            tenant,
-            conversation_id,
+            room,
             user_id,
             user_name,
             started,
@@ -60,31 +205,106 @@ pub async fn push(io: &SocketIo, update: &Update) {
         } => {
             let age = Utc::now().signed_duration_since(update.recorded_at);
             if age.to_std().is_ok_and(|age| age > TYPING_FRESHNESS) {
-                return;
+                return None;
             }
+            let (channel_id, conversation_id) = ids(room);
             (
-                conversation_room(tenant, conversation_id),
+                room,
                 if *started {
                     "typing:start"
                 } else {
                     "typing:stop"
                 },
                 json!({
-                    "channelId": null,
-                    "conversationId": conversation_id.as_str(),
+                    "channelId": channel_id,
+                    "conversationId": conversation_id,
                     "userId": user_id.as_str(),
                     "userName": user_name,
                     "timestamp": wire_time(*at),
                 }),
-                false,
+                AllButOrigin,
             )
         }
+        Change::ChannelUpdated {
+            room,
+            changes,
+            channel,
+            updated_by,
+            updated_by_name,
+            at,
+        } => (
+            room,
+            "channel:update",
+            json!({
+                "channelId": room.id.as_str(),
+                "updates": changes,
+                "channel": {
+                    "id": room.id.as_str(),
+                    "name": channel.name,
+                    "description": channel.description,
+                    "topic": channel.topic,
+                    "createdBy": channel.created_by.as_str(),
+                    "createdAt": wire_time(channel.created_at),
+                },
+                "updatedBy": updated_by.as_str(),
+                "updatedByName": updated_by_name,
+                "timestamp": wire_time(*at),
+            }),
+            Everyone,
+        ),
+        Change::Opened { .. } => return None,
+    })
+}
+
+/// The tenant's activity feed (`activity:{tenant}`, staff only):
+/// `activity:new {type, customerId, conversationId, channelId, userId,
+/// userName?, messageId?, preview?, timestamp}` for conversations and
+/// channels opened, messages posted and members joined.
+fn activity(change: &Change) -> Option<(String, &'static str, Value)> {
+    let (room, kind, user, name, message, at) = match change {
+        Change::Opened {
+            room,
+            opened_by,
+            at,
+        } => (room, "conversation:opened", opened_by, None, None, at),
+        Change::MessagePosted(m) => (
+            &m.room,
+            "message:posted",
+            &m.author_id,
+            Some(m.author_name.as_str()),
+            Some(m),
+            &m.created_at,
+        ),
+        Change::ParticipantJoined {
+            room,
+            user_id,
+            user_name,
+            at,
+            ..
+        } => (
+            room,
+            "member:joined",
+            user_id,
+            Some(user_name.as_str()),
+            None,
+            at,
+        ),
+        _ => return None,
     };
-    let target = match origin {
-        Some(sid) if !echo => io.to(room).except(sid),
-        _ => io.to(room),
-    };
-    if let Err(error) = target.emit(event, &payload).await {
-        tracing::debug!(%error, event, "push not delivered to every socket");
-    }
+    let (channel_id, conversation_id) = ids(room);
+    Some((
+        activity_room(&room.tenant),
+        "activity:new",
+        json!({
+            "type": kind,
+            "customerId": room.tenant.as_str(),
+            "conversationId": conversation_id,
+            "channelId": channel_id,
+            "userId": user.as_str(),
+            "userName": name,
+            "messageId": message.map(|m| m.message_id.as_str()),
+            "preview": message.map(|m| m.content.chars().take(PREVIEW_CHARS).collect::<String>()),
+            "timestamp": wire_time(*at),
+        }),
+    ))
 }

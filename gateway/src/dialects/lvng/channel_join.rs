@@ -1,0 +1,44 @@
+//! `channel:join {channelId}` (with an ack callback) → the caller joins the
+//! channel's room and receives `channel:history {channelId, messages (the
+//! latest 50), hasMore, total}`; the ack answers `{success, channelId,
+//! room}`. The others hear `channel:join` through the projection. The first
+//! join creates the channel.
+
+use domain::conversation::Action;
+use projections::conversation_messages::{self, Cursor};
+use serde_json::json;
+
+use super::{Target, render, room_name, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+/// The seed's history size.
+const HISTORY: u32 = 50;
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let room = call.parse::<Target>()?.channel(call)?;
+    run(call, "channel:join", &room, Action::Join, None).await?;
+    let name = room_name(&room);
+    call.socket.join(name.clone());
+
+    let state = &call.state;
+    state.read_your_writes(conversation_messages::NAME).await;
+    let db = state.log.db();
+    let page = conversation_messages::page(db, &room, &Cursor::Latest, HISTORY).await?;
+    let total = conversation_messages::count(db, &room).await?;
+    let _ = call.socket.emit(
+        "channel:history",
+        &json!({
+            "channelId": room.id.as_str(),
+            "messages": page.messages.iter().map(render::message_new).collect::<Vec<_>>(),
+            "hasMore": page.has_older,
+            "total": total,
+        }),
+    );
+    call.answer(&json!({
+        "success": true,
+        "channelId": room.id.as_str(),
+        "room": name,
+    }));
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! `channel:update {channelId, updates: {name?, description?, topic?}}` →
+//! `channel:update {channelId, updates, channel, updatedBy, updatedByName,
+//! timestamp}` to the channel's room (the caller included), through the
+//! projection. Allowed to the channel's creator and staff. Unknown keys in
+//! `updates` are ignored; at least one known key must be given.
+
+use domain::conversation::{Action, ChannelChanges, ChannelName, ChannelText};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Target, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Update {
+    #[serde(flatten)]
+    target: Target,
+    updates: Option<Updates>,
+}
+
+#[derive(Deserialize)]
+struct Updates {
+    name: Option<String>,
+    description: Option<String>,
+    topic: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Update = call.parse()?;
+    let room = request.target.channel(call)?;
+    let updates = request
+        .updates
+        .ok_or_else(|| WireError::validation("updates is required"))?;
+    let changes = ChannelChanges {
+        name: updates.name.map(ChannelName::parse).transpose()?,
+        description: updates
+            .description
+            .map(|d| ChannelText::parse("description", d))
+            .transpose()?,
+        topic: updates
+            .topic
+            .map(|t| ChannelText::parse("topic", t))
+            .transpose()?,
+    };
+    run(
+        call,
+        "channel:update",
+        &room,
+        Action::UpdateChannel(changes),
+        None,
+    )
+    .await?;
+    call.answer(&json!({ "success": true, "channelId": room.id.as_str() }));
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `message:delete {messageId, channelId | conversationId, customerId?}` →
+//! `message:delete {messageId, channelId, conversationId, deletedBy,
+//! deletedByName, timestamp}` to the room, through the projection. Only the
+//! author and staff may delete; deleting again is acknowledged and changes
+//! nothing. History and rejoin keep a tombstone (`deleted: true`, empty
+//! content).
+
+use domain::conversation::Action;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::message_update::message_id;
+use super::{Target, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Delete {
+    #[serde(flatten)]
+    target: Target,
+    message_id: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Delete = call.parse()?;
+    let room = request.target.resolve(call)?;
+    let id = message_id(request.message_id)?;
+    run(
+        call,
+        "message:delete",
+        &room,
+        Action::DeleteMessage { id: id.clone() },
+        None,
+    )
+    .await?;
+    call.answer(&json!({ "success": true, "messageId": id.as_str() }));
+    Ok(())
+}

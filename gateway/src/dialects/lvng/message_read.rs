@@ -1,0 +1,51 @@
+//! `message:read {messageId | messageIds, channelId | conversationId,
+//! customerId?}` → the room hears `message:read {messageId, channelId,
+//! conversationId, userId, userName, timestamp}` for one message, or
+//! `message:read:batch {messageIds, channelId, conversationId, userId,
+//! timestamp}` when a client marks many at once (also accepted inbound as
+//! `message:read:batch`). The reader's marker only moves forward: marking
+//! older messages read is acknowledged and tells no one.
+
+use domain::conversation::{Action, MAX_READ_BATCH};
+use domain::ids::MessageId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Target, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Read {
+    #[serde(flatten)]
+    target: Target,
+    message_id: Option<String>,
+    message_ids: Option<Vec<String>>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Read = call.parse()?;
+    let room = request.target.resolve(call)?;
+    let mut raw = request.message_ids.unwrap_or_default();
+    raw.extend(request.message_id);
+    if raw.is_empty() {
+        return Err(WireError::validation("messageId or messageIds is required"));
+    }
+    if raw.len() > MAX_READ_BATCH {
+        return Err(WireError::validation(format!(
+            "at most {MAX_READ_BATCH} messages per read receipt"
+        )));
+    }
+    let ids = raw
+        .into_iter()
+        .map(|id| {
+            MessageId::parse(id)
+                .map_err(|e| WireError::validation(format!("invalid messageId: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let count = ids.len();
+    run(call, "message:read", &room, Action::MarkRead { ids }, None).await?;
+    call.answer(&json!({ "success": true, "count": count }));
+    Ok(())
+}
