@@ -171,7 +171,7 @@ async fn a_deleted_message_stays_as_a_tombstone_and_cannot_be_edited(backend: Ba
 
 async fn reactions_count_once_per_user_and_emoji_and_can_be_removed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (mut ana, mut bob) = pair(&app).await;
+    let (mut ana, bob) = pair(&app).await;
     let sent = send(&mut ana, "acme", CONV, "ship it?").await;
     let id = sent["id"].as_str().unwrap();
     let react = |emoji: &str, action: &str| {
@@ -212,7 +212,7 @@ async fn reactions_count_once_per_user_and_emoji_and_can_be_removed(backend: Bac
 
 async fn a_read_receipt_reaches_the_room_and_many_at_once_arrive_as_a_batch(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (mut ana, mut bob) = pair(&app).await;
+    let (ana, mut bob) = pair(&app).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         ids.push(send(&mut bob, "acme", CONV, &format!("note {n}")).await["id"].clone());
