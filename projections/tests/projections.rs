@@ -44,9 +44,14 @@ impl World {
 
     /// Run a command; every command gets a distinct, increasing time.
     async fn run(&self, who: &Actor, conversation: &str, action: Action) {
+        self.run_in(Kind::Conversation, who, conversation, action)
+            .await;
+    }
+
+    async fn run_in(&self, kind: Kind, who: &Actor, conversation: &str, action: Action) {
         let second = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let command = ConversationCommand {
-            kind: Kind::Conversation,
+            kind,
             conversation: ConversationId::parse(conversation).unwrap(),
             actor: who.clone(),
             at: t(second),
@@ -57,8 +62,7 @@ impl World {
             ("command_id".to_owned(), Uuid::now_v7().to_string()),
             ("socket_id".to_owned(), format!("socket-of-{}", who.user)),
         ]);
-        let stream =
-            Conversation::stream_id(Kind::Conversation, &who.tenant, &command.conversation);
+        let stream = Conversation::stream_id(kind, &who.tenant, &command.conversation);
         self.cqrs
             .execute_with_metadata(&stream, command, metadata)
             .await
@@ -127,6 +131,10 @@ both_backends!(
     the_conversation_list_counts_messages_and_tracks_participants,
     conversation_list_pages_and_filters_and_an_empty_page_past_the_end,
     read_models_never_mix_tenants,
+    edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_since_a_cursor,
+    read_markers_move_forward_and_drive_unread_counts,
+    channels_are_listed_apart_from_conversations_with_their_settings,
+    a_rebuild_from_position_zero_gives_the_same_views,
 );
 
 async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) {
@@ -489,5 +497,308 @@ async fn read_models_never_mix_tenants(backend: Backend) {
         assert_eq!(list.total, 1);
         assert_eq!(list.items[0].message_count, 1);
     }
+    projector.stop().await;
+}
+
+fn emoji(raw: &str) -> domain::message::Emoji {
+    domain::message::Emoji::parse(raw).unwrap()
+}
+
+async fn edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_since_a_cursor(
+    backend: Backend,
+) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&bob, "c1", Action::Join).await;
+    let first = world.post(&ana, "c1", "first").await;
+    let second = world.post(&ana, "c1", "second").await;
+    let third = world.post(&ana, "c1", "third").await;
+    world.caught_up(&projector).await;
+    let (_, room) = ids("acme", "c1");
+    let db = world.log.db();
+    let cursor = conversation_messages::position_of(db, &room, &third)
+        .await
+        .unwrap()
+        .unwrap();
+
+    world
+        .run(
+            &ana,
+            "c1",
+            Action::EditMessage {
+                id: first.clone(),
+                body: MessageBody::parse("first, edited").unwrap(),
+                metadata: Some(
+                    domain::message::MessageMetadata::parse(serde_json::json!({"k": 1})).unwrap(),
+                ),
+            },
+        )
+        .await;
+    world
+        .run(&bob, "c1", Action::DeleteMessage { id: second.clone() })
+        .await;
+    for (who, e) in [(&bob, "👍"), (&ana, "👍"), (&bob, "🎉")] {
+        world
+            .run(
+                who,
+                "c1",
+                Action::React {
+                    id: third.clone(),
+                    emoji: emoji(e),
+                    add: true,
+                },
+            )
+            .await;
+    }
+    world
+        .run(
+            &bob,
+            "c1",
+            Action::React {
+                id: third.clone(),
+                emoji: emoji("🎉"),
+                add: false,
+            },
+        )
+        .await;
+    let fourth = world.post(&bob, "c1", "fourth").await;
+    world.caught_up(&projector).await;
+
+    let page = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+        .await
+        .unwrap();
+    let by_id = |id: &MessageId| page.messages.iter().find(|m| &m.message_id == id).unwrap();
+    let edited = by_id(&first);
+    assert_eq!(edited.content, "first, edited");
+    assert_eq!(edited.metadata, Some(serde_json::json!({"k": 1})));
+    assert!(edited.edited_at.is_some());
+    assert!(edited.updated_at > edited.created_at);
+    let deleted = by_id(&second);
+    assert_eq!(deleted.content, "");
+    let deletion = deleted.deleted.as_ref().unwrap();
+    assert_eq!(deletion.by.as_str(), "bob");
+    assert_eq!(deletion.by_name, "BOB");
+    let reacted = by_id(&third);
+    assert_eq!(reacted.reactions.len(), 1);
+    assert_eq!(reacted.reactions[0].emoji, "👍");
+    let who: Vec<&str> = reacted.reactions[0]
+        .users
+        .iter()
+        .map(|u| u.id.as_str())
+        .collect();
+    assert_eq!(who, ["bob", "ana"]);
+
+    // What changed since the cursor: earlier messages only, oldest change
+    // first; the new message is not a change.
+    let (changed, more) = conversation_messages::changed_since(
+        db,
+        &room,
+        &conversation_messages::Since::Position(cursor),
+        10,
+    )
+    .await
+    .unwrap();
+    let changed: Vec<&MessageId> = changed.iter().map(|m| &m.message_id).collect();
+    assert_eq!(changed, [&first, &second, &third]);
+    assert!(!more);
+    let (limited, more) = conversation_messages::changed_since(
+        db,
+        &room,
+        &conversation_messages::Since::Position(cursor),
+        2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(limited.len(), 2);
+    assert!(more);
+    // Since the newest message, nothing before it changed afterwards.
+    let newest = conversation_messages::position_of(db, &room, &fourth)
+        .await
+        .unwrap()
+        .unwrap();
+    let (none, _) = conversation_messages::changed_since(
+        db,
+        &room,
+        &conversation_messages::Since::Position(newest),
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(none.is_empty());
+    projector.stop().await;
+}
+
+async fn read_markers_move_forward_and_drive_unread_counts(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&bob, "c1", Action::Join).await;
+    world.post(&ana, "c1", "from ana").await;
+    let mut replies = Vec::new();
+    for n in 0..3 {
+        replies.push(world.post(&bob, "c1", &format!("reply {n}")).await);
+    }
+    let (tenant, room) = ids("acme", "c1");
+    let unread = |reader: &Actor| {
+        let query = ListQuery {
+            kind: Kind::Conversation,
+            reader: Some(reader.user.clone()),
+            participant: None,
+            offset: 0,
+            limit: 10,
+        };
+        let db = world.log.db().clone();
+        let tenant = tenant.clone();
+        async move {
+            conversation_list::list(&db, &tenant, &query)
+                .await
+                .unwrap()
+                .items[0]
+                .unread_count
+                .unwrap()
+        }
+    };
+    world.caught_up(&projector).await;
+    assert_eq!(unread(&ana).await, 3);
+    assert_eq!(unread(&bob).await, 1);
+    world
+        .run(
+            &ana,
+            "c1",
+            Action::MarkRead {
+                ids: vec![replies[1].clone()],
+            },
+        )
+        .await;
+    world.caught_up(&projector).await;
+    assert_eq!(unread(&ana).await, 1);
+    let marker = conversation_messages::last_read(world.log.db(), &room, &ana.user)
+        .await
+        .unwrap();
+    assert_eq!(marker.as_ref(), Some(&replies[1]));
+    // An older receipt never moves the marker back.
+    world
+        .run(
+            &ana,
+            "c1",
+            Action::MarkRead {
+                ids: vec![replies[0].clone()],
+            },
+        )
+        .await;
+    world.caught_up(&projector).await;
+    assert_eq!(unread(&ana).await, 1);
+    projector.stop().await;
+}
+
+async fn channels_are_listed_apart_from_conversations_with_their_settings(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(&ana, "same", Action::Join).await;
+    world
+        .run_in(Kind::Channel, &ana, "same", Action::Join)
+        .await;
+    world
+        .run_in(
+            Kind::Channel,
+            &ana,
+            "same",
+            Action::UpdateChannel(domain::conversation::ChannelChanges {
+                name: Some(domain::conversation::ChannelName::parse("Same, renamed").unwrap()),
+                description: None,
+                topic: Some(domain::conversation::ChannelText::parse("topic", "news").unwrap()),
+            }),
+        )
+        .await;
+    world.caught_up(&projector).await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let list = |kind| {
+        let query = ListQuery {
+            kind,
+            reader: None,
+            participant: None,
+            offset: 0,
+            limit: 10,
+        };
+        let db = world.log.db().clone();
+        let tenant = tenant.clone();
+        async move { conversation_list::list(&db, &tenant, &query).await.unwrap() }
+    };
+    let conversations = list(Kind::Conversation).await;
+    assert_eq!(conversations.total, 1);
+    assert_eq!(conversations.items[0].channel, None);
+    let channels = list(Kind::Channel).await;
+    assert_eq!(channels.total, 1);
+    let channel = channels.items[0].channel.as_ref().unwrap();
+    assert_eq!(channel.name, "Same, renamed");
+    assert_eq!(channel.topic, "news");
+    assert_eq!(channel.description, "");
+    assert_eq!(channels.items[0].participants.len(), 1);
+    projector.stop().await;
+}
+
+/// Read models are derived data: dropping the checkpoints and replaying the
+/// log from position 0 must give the same views (what the 0003 migration
+/// relies on).
+async fn a_rebuild_from_position_zero_gives_the_same_views(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&bob, "c1", Action::Join).await;
+    let first = world.post(&ana, "c1", "first").await;
+    world.post(&bob, "c1", "second").await;
+    world
+        .run(
+            &bob,
+            "c1",
+            Action::React {
+                id: first.clone(),
+                emoji: emoji("👍"),
+                add: true,
+            },
+        )
+        .await;
+    world
+        .run(&bob, "c1", Action::DeleteMessage { id: first.clone() })
+        .await;
+    world.caught_up(&projector).await;
+    let (_, room) = ids("acme", "c1");
+    let db = world.log.db();
+    let before = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+        .await
+        .unwrap();
+    let list_before = conversation_list::get(db, &room).await.unwrap();
+    projector.stop().await;
+
+    for table in [
+        "conversation_messages",
+        "read_state",
+        "conversation_list",
+        "conversation_participants",
+        "projection_checkpoints",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let projector = world.projector().await;
+    world.caught_up(&projector).await;
+    let after = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(after, before);
+    assert_eq!(
+        conversation_list::get(db, &room).await.unwrap(),
+        list_before
+    );
     projector.stop().await;
 }
