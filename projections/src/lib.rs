@@ -12,11 +12,13 @@
 //! - [`update`]: [`Update`], what projections tell the gateway.
 //! - [`conversation_messages`]: messages per conversation (history, rejoin, paging).
 //! - [`conversation_list`]: the conversation list per tenant.
+//! - [`presence`]: the current presence of each user per tenant.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod conversation_list;
 pub mod conversation_messages;
 mod error;
+pub mod presence;
 pub mod runner;
 pub mod update;
 
@@ -32,6 +34,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
         std::sync::Arc::new(conversation_messages::ConversationMessages),
         std::sync::Arc::new(conversation_list::ConversationList),
+        std::sync::Arc::new(presence::PresenceProjection),
     ]
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
 use domain::ids::{ConversationId, TenantId, UserId};
+use domain::presence::{PresenceReason, PresenceStatus};
 use store::{Position, RecordedEvent};
 
 use crate::conversation_messages::MessageView;
@@ -43,6 +44,17 @@ pub enum Change {
         user_id: UserId,
         user_name: String,
         started: bool,
+        at: DateTime<Utc>,
+    },
+    /// A user's status (or notes) changed; heartbeats are not published.
+    PresenceChanged {
+        tenant: TenantId,
+        user_id: UserId,
+        user_name: String,
+        status: PresenceStatus,
+        custom_status: Option<String>,
+        status_text: Option<String>,
+        reason: PresenceReason,
         at: DateTime<Utc>,
     },
 }

@@ -57,6 +57,22 @@ async fn on_connect(
         }
     };
     tracing::debug!(socket = %socket.id, user = %actor.user, tenant = %actor.tenant, "connected");
+    // As socket.io does in JS: each socket is alone in a room named by its
+    // id, which is how pushes leave the sender out of its own echoes.
+    socket.join(socket.id.to_string());
+    // Organisation-wide events (presence) reach every socket of the tenant.
+    socket.join(dialects::lvng::org_room(&actor.tenant));
+    socket.extensions.insert(RateLimit::new(
+        state.config.rate_limit_events,
+        Duration::from_secs(state.config.rate_limit_window_secs),
+    ));
+    let actor = Arc::new(actor);
+    socket.extensions.insert(Session(actor.clone()));
+    socket.on_fallback(on_event);
+    // Greet only once the user's presence is recorded: a client told it is
+    // connected is online, and the log holds no write still to come from
+    // its connect.
+    crate::presence::socket_connected(&socket, &state, &actor).await;
     let _ = socket.emit(
         "connected",
         &json!({
@@ -68,17 +84,6 @@ async fn on_connect(
             "timestamp": wire_time(chrono::Utc::now()),
         }),
     );
-    // As socket.io does in JS: each socket is alone in a room named by its
-    // id, which is how pushes leave the sender out of its own echoes.
-    socket.join(socket.id.to_string());
-    // Organisation-wide events (presence) reach every socket of the tenant.
-    socket.join(dialects::lvng::org_room(&actor.tenant));
-    socket.extensions.insert(RateLimit::new(
-        state.config.rate_limit_events,
-        Duration::from_secs(state.config.rate_limit_window_secs),
-    ));
-    socket.extensions.insert(Session(Arc::new(actor)));
-    socket.on_fallback(on_event);
 }
 
 /// The token from `auth.token`, `Authorization: Bearer`, or `?token=`.

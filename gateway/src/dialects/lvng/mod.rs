@@ -1,10 +1,12 @@
 //! The lvng dialect (seed `002`): `conversation:*`, `message:*`, `typing:*`
-//! on namespace `/`, rooms `customer:{customerId}:conversation:{id}`.
+//! on namespace `/`, rooms `customer:{customerId}:conversation:{id}`;
+//! `presence:*` in the org room `org:{tenant}`.
 
 mod conversation_join;
 mod conversation_leave;
 mod conversation_rejoin;
 mod message_send;
+mod presence;
 mod push;
 mod render;
 mod typing;
@@ -30,6 +32,8 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "message:send" => message_send::handle(call).await,
         "typing:start" => typing::handle(call, true).await,
         "typing:stop" => typing::handle(call, false).await,
+        "presence:update" => presence::update(call).await,
+        "presence:heartbeat" => presence::heartbeat(call).await,
         _ => return None,
     })
 }

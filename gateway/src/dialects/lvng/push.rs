@@ -8,7 +8,7 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
-use super::{conversation_room, render};
+use super::{conversation_room, org_room, presence, render};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
@@ -79,6 +79,29 @@ pub async fn push(io: &SocketIo, update: &Update) {
                 false,
             )
         }
+        Change::PresenceChanged {
+            tenant,
+            user_id,
+            user_name,
+            status,
+            custom_status,
+            status_text,
+            at,
+            ..
+        } => (
+            org_room(tenant),
+            "presence:update",
+            presence::payload(
+                user_id,
+                user_name,
+                *status,
+                custom_status.as_deref(),
+                status_text.as_deref(),
+                *at,
+            ),
+            // The sender's other sockets (and the sender) see it too.
+            true,
+        ),
     };
     let target = match origin {
         Some(sid) if !echo => io.to(room).except(sid),
