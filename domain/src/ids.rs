@@ -5,7 +5,8 @@
 //! charset without separators: two different (tenant, id) pairs can never
 //! render to the same room or stream. User ids come from identity providers
 //! (`auth0|123`, e-mail addresses), so they only exclude whitespace and
-//! control characters; they never appear inside a room or stream name.
+//! control characters; they never appear inside a room name, and in a
+//! stream name only after the tenant, last (`presence/{tenant}/{user}`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

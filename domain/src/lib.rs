@@ -1,4 +1,5 @@
-//! Parley's domain: who may do what to a conversation, and what happened.
+//! Parley's domain: who may do what to a conversation or to their own
+//! presence, and what happened.
 //!
 //! Everything here is pure. Aggregates decide with
 //! `handle(&self, command) -> Result<Vec<Event>, DomainError>` and evolve with
@@ -10,6 +11,8 @@
 //! - [`actor`]: the authenticated caller and its [`Role`](actor::Role).
 //! - [`message`]: [`MessageBody`](message::MessageBody) and the other message values.
 //! - [`conversation`]: the `Conversation` aggregate, its commands and its versioned events.
+//! - [`presence`]: the `Presence` aggregate (online, away, busy, offline per user), its
+//!   commands and its versioned events.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
 pub mod actor;
@@ -17,6 +20,7 @@ pub mod conversation;
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod presence;
 
 pub use error::DomainError;
 

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::presence::{PresenceTracker, Reaper};
 use crate::socket::{self, MAX_FRAME_BYTES};
 use crate::state::{AppState, Inner};
 use crate::{GatewayError, dialects, http};
@@ -46,10 +47,17 @@ pub async fn serve(
         vec![],
         (),
     );
+    let presences = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let state = AppState::new(Inner {
         config,
         log,
         conversations,
+        presences,
+        presence_tracker: PresenceTracker::default(),
         projector,
         auth,
         inflight: TaskTracker::new(),
@@ -66,6 +74,7 @@ pub async fn serve(
         .build_layer();
     socket::register(&io);
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
+    let reaper = Reaper::start(state.clone(), std::time::Instant::now());
 
     let router = http::router().layer(layer).with_state(state.clone());
     let closing = io.clone();
@@ -84,6 +93,7 @@ pub async fn serve(
         })
         .await?;
 
+    reaper.stop().await;
     state.inflight.close();
     state.inflight.wait().await;
     state.log.close().await;

@@ -61,6 +61,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_RATE_LIMIT_WINDOW_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rate_limit_window_secs: u64,
+
+    /// Seconds without a socket or a heartbeat after which a user is shown
+    /// offline.
+    #[arg(long, env = "PARLEY_PRESENCE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub presence_timeout_secs: u64,
 }
 
 impl Config {
@@ -74,6 +80,10 @@ impl Config {
     /// Longest a read waits for projections to reflect the newest append.
     pub fn read_your_writes_timeout(&self) -> Duration {
         Duration::from_secs(2)
+    }
+
+    pub fn presence_timeout(&self) -> Duration {
+        Duration::from_secs(self.presence_timeout_secs)
     }
 }
 
@@ -121,5 +131,6 @@ mod tests {
         assert_eq!(config.addr.to_string(), "0.0.0.0:3000");
         assert_eq!(config.database_url, "sqlite://data/parley.db");
         assert_eq!(config.rejoin_page_size, 100);
+        assert_eq!(config.presence_timeout(), Duration::from_secs(60));
     }
 }

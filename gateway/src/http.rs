@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use domain::actor::{Actor, Role};
 use domain::conversation::Kind;
 use projections::conversation_list::{self, ConversationSummary, ListQuery};
+use projections::presence;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/conversations", get(list_conversations))
+        .route("/api/v1/presence", get(list_presence))
         .fallback(|| async { WireError::not_found("no such route") })
 }
 
@@ -139,4 +141,25 @@ fn summary(c: &ConversationSummary) -> Value {
         "lastMessageAt": c.last_message_at.map(wire_time),
         "lastActivityAt": wire_time(c.last_activity_at),
     })
+}
+
+/// `GET /api/v1/presence`: every user of the caller's tenant Parley has
+/// seen, with their status (any role; never another tenant's).
+async fn list_presence(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Value>, WireError> {
+    state.read_your_writes(presence::NAME).await;
+    let found = presence::list(state.log.db(), &actor.tenant).await?;
+    Ok(Json(json!({
+        "presence": found.iter().map(|p| json!({
+            "userId": p.user_id.as_str(),
+            "userName": p.user_name,
+            "status": p.status.as_str(),
+            "customStatus": p.custom_status,
+            "statusText": p.status_text,
+            "updatedAt": wire_time(p.updated_at),
+            "lastSeenAt": wire_time(p.last_seen_at),
+        })).collect::<Vec<_>>(),
+    })))
 }

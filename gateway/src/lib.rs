@@ -13,6 +13,7 @@
 //! - [`socket`]: connect and authenticate, then route every event.
 //! - [`dialects`]: one module per wire dialect (`lvng`, …).
 //! - [`commands`]: running domain commands with metadata and retries.
+//! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
 
@@ -23,6 +24,7 @@ pub mod config;
 pub mod dialects;
 pub mod error;
 pub mod http;
+pub mod presence;
 pub mod socket;
 pub mod state;
 

@@ -2,6 +2,7 @@
 
 use cqrs_es::CqrsFramework;
 use domain::conversation::Conversation;
+use domain::presence::Presence;
 use projections::Projector;
 use std::sync::Arc;
 use store::{AggregateStore, EventLog};
@@ -9,8 +10,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::presence::PresenceTracker;
 
 pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation>>;
+pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -20,6 +23,9 @@ pub struct Inner {
     pub config: Config,
     pub log: EventLog,
     pub conversations: Conversations,
+    pub presences: Presences,
+    /// Sockets and last signs of life per user, on this node.
+    pub presence_tracker: PresenceTracker,
     pub projector: Projector,
     pub auth: Authenticator,
     /// Commands in flight; shutdown waits for them before closing the log.

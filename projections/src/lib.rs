@@ -14,11 +14,13 @@
 //!   rejoin, paging, changes since a cursor) and read markers.
 //! - [`conversation_list`]: the conversation and channel list per tenant, with
 //!   unread counts.
+//! - [`presence`]: the current presence of each user per tenant.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod conversation_list;
 pub mod conversation_messages;
 mod error;
+pub mod presence;
 pub mod runner;
 pub mod update;
 
@@ -54,6 +56,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
         std::sync::Arc::new(conversation_messages::ConversationMessages),
         std::sync::Arc::new(conversation_list::ConversationList),
+        std::sync::Arc::new(presence::PresenceProjection),
     ]
 }
 

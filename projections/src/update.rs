@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
 use domain::conversation::{ChannelChangeSet, ChannelInfo};
+use domain::ids::TenantId;
 use domain::ids::{MessageId, UserId};
+use domain::presence::{PresenceReason, PresenceStatus};
 use serde_json::Value;
 use store::{Position, RecordedEvent};
 
@@ -89,6 +91,17 @@ pub enum Change {
         channel: ChannelInfo,
         updated_by: UserId,
         updated_by_name: String,
+        at: DateTime<Utc>,
+    },
+    /// A user's status (or notes) changed; heartbeats are not published.
+    PresenceChanged {
+        tenant: TenantId,
+        user_id: UserId,
+        user_name: String,
+        status: PresenceStatus,
+        custom_status: Option<String>,
+        status_text: Option<String>,
+        reason: PresenceReason,
         at: DateTime<Utc>,
     },
 }

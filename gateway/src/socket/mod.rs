@@ -57,17 +57,6 @@ async fn on_connect(
         }
     };
     tracing::debug!(socket = %socket.id, user = %actor.user, tenant = %actor.tenant, "connected");
-    let _ = socket.emit(
-        "connected",
-        &json!({
-            "message": "Connected to Parley",
-            "socketId": socket.id.to_string(),
-            "userId": actor.user.as_str(),
-            "tenantId": actor.tenant.as_str(),
-            "organizationId": actor.tenant.as_str(),
-            "timestamp": wire_time(chrono::Utc::now()),
-        }),
-    );
     // As socket.io does in JS: each socket is alone in a room named by its
     // id, which is how pushes leave the sender out of its own echoes.
     socket.join(socket.id.to_string());
@@ -79,8 +68,24 @@ async fn on_connect(
         state.config.rate_limit_events,
         Duration::from_secs(state.config.rate_limit_window_secs),
     ));
-    socket.extensions.insert(Session(Arc::new(actor)));
+    let actor = Arc::new(actor);
+    socket.extensions.insert(Session(actor.clone()));
     socket.on_fallback(on_event);
+    // Greet only once the user's presence is recorded: a client told it is
+    // connected is online, and the log holds no write still to come from
+    // its connect.
+    crate::presence::socket_connected(&socket, &state, &actor).await;
+    let _ = socket.emit(
+        "connected",
+        &json!({
+            "message": "Connected to Parley",
+            "socketId": socket.id.to_string(),
+            "userId": actor.user.as_str(),
+            "tenantId": actor.tenant.as_str(),
+            "organizationId": actor.tenant.as_str(),
+            "timestamp": wire_time(chrono::Utc::now()),
+        }),
+    );
 }
 
 /// The token from `auth.token`, `Authorization: Bearer`, or `?token=`.

@@ -18,6 +18,7 @@ mod message_react;
 mod message_read;
 mod message_send;
 mod message_update;
+mod presence;
 mod push;
 mod render;
 mod typing;
@@ -52,6 +53,8 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "message:read" | "message:read:batch" => message_read::handle(call).await,
         "typing:start" => typing::handle(call, true).await,
         "typing:stop" => typing::handle(call, false).await,
+        "presence:update" => presence::update(call).await,
+        "presence:heartbeat" => presence::heartbeat(call).await,
         _ => return None,
     })
 }

@@ -2,14 +2,14 @@
 
 use chrono::Utc;
 use domain::conversation::Kind;
+use projections::Update;
 use projections::update::Change;
-use projections::{Room, Update};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
-use super::{activity_room, ids, render, room_name};
+use super::{activity_room, ids, org_room, presence, render, room_name};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
@@ -37,7 +37,7 @@ pub async fn push(io: &SocketIo, update: &Update) {
         Audience::AllButOrigin => origin,
         Audience::Everyone => None,
     };
-    emit(io, room_name(room), except, event, &payload).await;
+    emit(io, room, except, event, &payload).await;
 }
 
 async fn emit(io: &SocketIo, room: String, except: Option<Sid>, event: &str, payload: &Value) {
@@ -51,12 +51,17 @@ async fn emit(io: &SocketIo, room: String, except: Option<Sid>, event: &str, pay
 }
 
 /// The room event for a change, if its room hears one.
-fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audience)> {
+fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audience)> {
     use Audience::{AllButOrigin, Everyone};
     Some(match &update.change {
         // The sender's other devices in the room see their own messages,
         // edits, deletions, reactions and reads too.
-        Change::MessagePosted(m) => (&m.room, "message:new", render::message_new(m), Everyone),
+        Change::MessagePosted(m) => (
+            room_name(&m.room),
+            "message:new",
+            render::message_new(m),
+            Everyone,
+        ),
         Change::MessageEdited {
             room,
             message_id,
@@ -68,7 +73,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
         } => {
             let (channel_id, conversation_id) = ids(room);
             (
-                room,
+                room_name(room),
                 "message:update",
                 json!({
                     "messageId": message_id.as_str(),
@@ -91,7 +96,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
         } => {
             let (channel_id, conversation_id) = ids(room);
             (
-                room,
+                room_name(room),
                 "message:delete",
                 json!({
                     "messageId": message_id.as_str(),
@@ -115,7 +120,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
         } => {
             let (channel_id, conversation_id) = ids(room);
             (
-                room,
+                room_name(room),
                 "message:reaction",
                 json!({
                     "messageId": message_id.as_str(),
@@ -140,7 +145,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
             let (channel_id, conversation_id) = ids(room);
             match message_ids.as_slice() {
                 [one] => (
-                    room,
+                    room_name(room),
                     "message:read",
                     json!({
                         "messageId": one.as_str(),
@@ -153,7 +158,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
                     Everyone,
                 ),
                 many => (
-                    room,
+                    room_name(room),
                     "message:read:batch",
                     json!({
                         "messageIds": many.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
@@ -174,7 +179,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
             at,
             ..
         } => (
-            room,
+            room_name(room),
             match room.kind {
                 Kind::Conversation => "member:joined",
                 Kind::Channel => "channel:join",
@@ -188,7 +193,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
             user_name,
             at,
         } => (
-            room,
+            room_name(room),
             match room.kind {
                 Kind::Conversation => "member:left",
                 Kind::Channel => "channel:leave",
@@ -209,7 +214,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
             }
             let (channel_id, conversation_id) = ids(room);
             (
-                room,
+                room_name(room),
                 if *started {
                     "typing:start"
                 } else {
@@ -233,7 +238,7 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
             updated_by_name,
             at,
         } => (
-            room,
+            room_name(room),
             "channel:update",
             json!({
                 "channelId": room.id.as_str(),
@@ -250,6 +255,29 @@ fn render_change(update: &Update) -> Option<(&Room, &'static str, Value, Audienc
                 "updatedByName": updated_by_name,
                 "timestamp": wire_time(*at),
             }),
+            Everyone,
+        ),
+        Change::PresenceChanged {
+            tenant,
+            user_id,
+            user_name,
+            status,
+            custom_status,
+            status_text,
+            at,
+            ..
+        } => (
+            org_room(tenant),
+            "presence:update",
+            presence::payload(
+                user_id,
+                user_name,
+                *status,
+                custom_status.as_deref(),
+                status_text.as_deref(),
+                *at,
+            ),
+            // The sender's other sockets (and the sender) see it too.
             Everyone,
         ),
         Change::Opened { .. } => return None,

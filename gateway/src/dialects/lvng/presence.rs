@@ -1,0 +1,104 @@
+//! `presence:update {status, customStatus?, statusText?}` and
+//! `presence:heartbeat`. Everyone in the caller's org room (the caller's own
+//! sockets included) hears `presence:update` through the projection; the
+//! ack callback, if any, gets the same payload (or `{timestamp}` for a
+//! heartbeat). A heartbeat is recorded as activity and pushes nothing.
+
+use chrono::{DateTime, Utc};
+use domain::ids::UserId;
+use domain::presence::{CustomStatus, PresenceAction, PresenceStatus, StatusText};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Instant;
+
+use super::DIALECT;
+use crate::error::WireError;
+use crate::presence;
+use crate::socket::Call;
+use crate::wire_time;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PresenceUpdate {
+    status: String,
+    custom_status: Option<String>,
+    status_text: Option<String>,
+}
+
+pub async fn update(call: &Call) -> Result<(), WireError> {
+    let input: PresenceUpdate = call.parse()?;
+    let status = PresenceStatus::parse(&input.status)?;
+    let custom_status = CustomStatus::parse_optional(input.custom_status)?;
+    let status_text = StatusText::parse_optional(input.status_text)?;
+    let actor = &call.actor;
+    call.state
+        .presence_tracker
+        .seen(&actor.tenant, &actor.user, Instant::now());
+    let answer = |at| {
+        payload(
+            &actor.user,
+            actor.display_name(),
+            status,
+            custom_status.as_ref().map(CustomStatus::as_str),
+            status_text.as_ref().map(StatusText::as_str),
+            at,
+        )
+    };
+    let action = PresenceAction::SetStatus {
+        status,
+        custom_status: custom_status.clone(),
+        status_text: status_text.clone(),
+    };
+    let at = presence::run(
+        &call.state,
+        &call.origin(DIALECT),
+        "presence:update",
+        &actor.tenant,
+        &actor.user,
+        actor.display_name(),
+        action,
+    )
+    .await?;
+    call.answer(&answer(at));
+    Ok(())
+}
+
+pub async fn heartbeat(call: &Call) -> Result<(), WireError> {
+    // The seed's heartbeat has no payload; whatever comes is ignored.
+    let actor = &call.actor;
+    call.state
+        .presence_tracker
+        .seen(&actor.tenant, &actor.user, Instant::now());
+    let at = presence::run(
+        &call.state,
+        &call.origin(DIALECT),
+        "presence:heartbeat",
+        &actor.tenant,
+        &actor.user,
+        actor.display_name(),
+        PresenceAction::Heartbeat,
+    )
+    .await?;
+    call.answer(&json!({ "timestamp": wire_time(at) }));
+    Ok(())
+}
+
+/// `presence:update` to clients: `{userId, userName, status, customStatus,
+/// statusText, timestamp}`.
+pub fn payload(
+    user: &UserId,
+    user_name: &str,
+    status: PresenceStatus,
+    custom_status: Option<&str>,
+    status_text: Option<&str>,
+    at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "userId": user.as_str(),
+        "userName": user_name,
+        "status": status.as_str(),
+        "customStatus": custom_status,
+        "statusText": status_text,
+        "timestamp": wire_time(at),
+    })
+}
