@@ -10,13 +10,17 @@
 //! - [`actor`]: the authenticated caller and its [`Role`](actor::Role).
 //! - [`message`]: [`MessageBody`](message::MessageBody) and the other message values.
 //! - [`conversation`]: the `Conversation` aggregate, its commands and its versioned events.
+//! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
+//! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
 pub mod actor;
+pub mod call;
 pub mod conversation;
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod swarm;
 
 pub use error::DomainError;
 
