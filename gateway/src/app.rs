@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
+use crate::commands::Recorder;
 use crate::config::Config;
 use crate::socket::{self, MAX_FRAME_BYTES};
 use crate::state::{AppState, Inner};
@@ -46,10 +47,24 @@ pub async fn serve(
         vec![],
         (),
     );
+    let calls = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
+    let swarm_recorder = Recorder::default();
+    let swarm_sessions = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![Box::new(swarm_recorder.clone())],
+        (),
+    );
     let state = AppState::new(Inner {
         config,
         log,
         conversations,
+        calls,
+        swarm_sessions,
+        swarm_recorder,
         projector,
         auth,
         inflight: TaskTracker::new(),
@@ -68,7 +83,7 @@ pub async fn serve(
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
 
     let router = http::router().layer(layer).with_state(state.clone());
-    let closing = io.clone();
+    let (closing, cleaning) = (io.clone(), state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     // Chat frames are small and latency-bound: never let Nagle hold them.
     let listener = listener.tap_io(|tcp| {
@@ -80,6 +95,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");
+            socket::clean_up_all(&closing, &cleaning).await;
             closing.close().await;
         })
         .await?;
@@ -98,6 +114,9 @@ async fn push_updates(io: SocketIo, state: AppState) {
     let mut updates = state.projector.subscribe();
     loop {
         match updates.recv().await {
+            // Once shutdown closed the namespace nobody is left to tell
+            // (and socketioxide's room operators would panic).
+            Ok(_) if io.of("/").is_none() => break,
             Ok(update) => dialects::push(&io, &update).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(

@@ -1,16 +1,21 @@
 //! What every handler shares.
 
 use cqrs_es::CqrsFramework;
+use domain::call::Call;
 use domain::conversation::Conversation;
+use domain::swarm::SwarmSession;
 use projections::Projector;
 use std::sync::Arc;
 use store::{AggregateStore, EventLog};
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
+use crate::commands::Recorder;
 use crate::config::Config;
 
 pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation>>;
+pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
+pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -20,6 +25,11 @@ pub struct Inner {
     pub config: Config,
     pub log: EventLog,
     pub conversations: Conversations,
+    pub calls: Calls,
+    /// Runs with `swarm_recorder` among its queries (posting a step answers
+    /// with its sequence).
+    pub swarm_sessions: SwarmSessions,
+    pub swarm_recorder: Recorder<SwarmSession>,
     pub projector: Projector,
     pub auth: Authenticator,
     /// Commands in flight; shutdown waits for them before closing the log.

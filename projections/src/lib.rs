@@ -12,12 +12,16 @@
 //! - [`update`]: [`Update`], what projections tell the gateway.
 //! - [`conversation_messages`]: messages per conversation (history, rejoin, paging).
 //! - [`conversation_list`]: the conversation list per tenant.
+//! - [`calls`]: call rooms, their sessions, participants and transcripts.
+//! - [`swarm_steps`]: the numbered steps of agent swarm sessions.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
+pub mod calls;
 pub mod conversation_list;
 pub mod conversation_messages;
 mod error;
 pub mod runner;
+pub mod swarm_steps;
 pub mod update;
 
 pub use error::ProjectionError;
@@ -32,6 +36,8 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
         std::sync::Arc::new(conversation_messages::ConversationMessages),
         std::sync::Arc::new(conversation_list::ConversationList),
+        std::sync::Arc::new(calls::Calls),
+        std::sync::Arc::new(swarm_steps::SwarmSteps),
     ]
 }
 

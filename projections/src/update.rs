@@ -2,10 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
+use domain::call::{LeaveReason, RoomName};
 use domain::ids::{ConversationId, TenantId, UserId};
 use store::{Position, RecordedEvent};
 
+use crate::calls::SegmentView;
 use crate::conversation_messages::MessageView;
+use crate::swarm_steps::SwarmStepView;
 
 /// One change, published only after the read models that reflect it are
 /// committed: a client told of it can query it at once.
@@ -45,6 +48,25 @@ pub enum Change {
         started: bool,
         at: DateTime<Utc>,
     },
+    CallParticipantJoined {
+        tenant: TenantId,
+        room_name: RoomName,
+        session: u64,
+        user_id: UserId,
+        user_name: String,
+        at: DateTime<Utc>,
+    },
+    CallParticipantLeft {
+        tenant: TenantId,
+        room_name: RoomName,
+        session: u64,
+        user_id: UserId,
+        user_name: String,
+        reason: LeaveReason,
+        at: DateTime<Utc>,
+    },
+    TranscriptSegmentRecorded(SegmentView),
+    SwarmStepRecorded(SwarmStepView),
 }
 
 impl Update {

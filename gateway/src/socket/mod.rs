@@ -1,5 +1,6 @@
 //! Socket.IO on namespace `/`: authentication on connect, then one router
-//! for every event, whichever dialect it belongs to.
+//! for every event, whichever dialect it belongs to, and a clean-up when a
+//! socket goes away.
 
 mod call;
 mod rate_limit;
@@ -78,7 +79,42 @@ async fn on_connect(
         Duration::from_secs(state.config.rate_limit_window_secs),
     ));
     socket.extensions.insert(Session(Arc::new(actor)));
+    socket
+        .extensions
+        .insert(dialects::lvng::calls::JoinedCalls::default());
     socket.on_fallback(on_event);
+    socket.on_disconnect(on_disconnect);
+}
+
+/// The socket is gone: clean up after it. Counted as work in flight from
+/// the moment of the disconnect, so that shutdown waits for the clean-up
+/// before closing the log.
+fn on_disconnect(
+    socket: SocketRef,
+    State(state): State<AppState>,
+) -> impl Future<Output = ()> + Send {
+    let in_flight = state.inflight.token();
+    async move {
+        clean_up(&state, &socket).await;
+        drop(in_flight);
+    }
+}
+
+/// What each feature does when a socket goes away, one call per feature.
+/// Must be harmless when run twice for one socket (see [`clean_up_all`]).
+async fn clean_up(state: &AppState, socket: &SocketRef) {
+    let Some(Session(actor)) = socket.extensions.get::<Session>() else {
+        return;
+    };
+    dialects::lvng::calls::on_disconnect(state, socket, &actor).await;
+}
+
+/// Clean up after every connected socket, before the server closes them:
+/// socketioxide runs no disconnect handlers for the sockets it closes on
+/// shutdown, and clients must not stay in calls across a restart.
+pub async fn clean_up_all(io: &SocketIo, state: &AppState) {
+    let sockets = io.sockets();
+    futures::future::join_all(sockets.iter().map(|socket| clean_up(state, socket))).await;
 }
 
 /// The token from `auth.token`, `Authorization: Bearer`, or `?token=`.

@@ -1,12 +1,21 @@
 //! The lvng dialect (seed `002`): `conversation:*`, `message:*`, `typing:*`
-//! on namespace `/`, rooms `customer:{customerId}:conversation:{id}`.
+//! on namespace `/`, rooms `customer:{customerId}:conversation:{id}`;
+//! `call:*` (rooms `call:{tenant}:{roomName}`, see [`calls`]) and `swarm:*`
+//! (rooms `swarm:{tenant}:{sessionId}`).
 
+mod call_join;
+mod call_leave;
+mod call_transcription;
+pub mod calls;
 mod conversation_join;
 mod conversation_leave;
 mod conversation_rejoin;
 mod message_send;
 mod push;
 mod render;
+mod swarm;
+mod swarm_subscribe;
+mod swarm_unsubscribe;
 mod typing;
 
 pub use push::push;
@@ -30,6 +39,11 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "message:send" => message_send::handle(call).await,
         "typing:start" => typing::handle(call, true).await,
         "typing:stop" => typing::handle(call, false).await,
+        "call:join" => call_join::handle(call).await,
+        "call:leave" => call_leave::handle(call).await,
+        "call:transcription" => call_transcription::handle(call).await,
+        "swarm:subscribe" => swarm_subscribe::handle(call).await,
+        "swarm:unsubscribe" => swarm_unsubscribe::handle(call).await,
         _ => return None,
     })
 }

@@ -8,6 +8,8 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
+use super::calls::{self, call_room};
+use super::swarm::{swarm_room, swarm_update};
 use super::{conversation_room, render};
 use crate::wire_time;
 
@@ -79,6 +81,49 @@ pub async fn push(io: &SocketIo, update: &Update) {
                 false,
             )
         }
+        Change::CallParticipantJoined {
+            tenant,
+            room_name,
+            user_id,
+            user_name,
+            at,
+            ..
+        } => (
+            call_room(tenant, room_name),
+            "call:participant_joined",
+            calls::participant_joined(room_name, user_id, user_name, *at),
+            // The joiner has its `call:joined`.
+            false,
+        ),
+        Change::CallParticipantLeft {
+            tenant,
+            room_name,
+            user_id,
+            user_name,
+            reason,
+            at,
+            ..
+        } => (
+            call_room(tenant, room_name),
+            "call:participant_left",
+            calls::participant_left(room_name, user_id, user_name, *reason, *at),
+            // Not to the leaving socket (the push can beat its leaving the
+            // room); the user's other devices in the call do hear it.
+            false,
+        ),
+        Change::TranscriptSegmentRecorded(segment) => (
+            call_room(&segment.tenant, &segment.room_name),
+            "transcription:segment",
+            calls::transcription_segment(segment),
+            // Every screen in the call shows the transcript, the sender's too.
+            true,
+        ),
+        Change::SwarmStepRecorded(step) => (
+            swarm_room(&step.tenant, &step.session_id),
+            "swarm:update",
+            swarm_update(step),
+            true,
+        ),
     };
     let target = match origin {
         Some(sid) if !echo => io.to(room).except(sid),
