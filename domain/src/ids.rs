@@ -21,7 +21,8 @@ fn is_key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')
 }
 
-fn parse_key(field: &'static str, raw: &str) -> Result<(), DomainError> {
+/// The rule of every id that ends up inside a room or stream name.
+pub(crate) fn parse_key(field: &'static str, raw: &str) -> Result<(), DomainError> {
     if raw.is_empty() {
         return Err(DomainError::invalid(field, "must not be empty"));
     }

@@ -13,14 +13,18 @@
 //! - [`conversation`]: the `Conversation` aggregate, its commands and its versioned events.
 //! - [`presence`]: the `Presence` aggregate (online, away, busy, offline per user), its
 //!   commands and its versioned events.
+//! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
+//! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
 pub mod actor;
+pub mod call;
 pub mod conversation;
 pub mod error;
 pub mod ids;
 pub mod message;
 pub mod presence;
+pub mod swarm;
 
 pub use error::DomainError;
 

@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
+use crate::commands::Recorder;
 use crate::config::Config;
 use crate::presence::{PresenceTracker, Reaper};
 use crate::socket::{self, MAX_FRAME_BYTES};
@@ -35,7 +36,8 @@ pub async fn serve(
         );
         print_demo_tokens(&auth);
     }
-    let log = EventLog::connect(&config.database_url).await?;
+    let db = store::Db::connect_with(&config.database_url, config.db_pool_size).await?;
+    let log = EventLog::open(db, Vec::new()).await?;
     tracing::info!(
         store = log.db().backend().name(),
         head = log.head(),
@@ -52,12 +54,26 @@ pub async fn serve(
         vec![],
         (),
     );
+    let calls = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
+    let swarm_recorder = Recorder::default();
+    let swarm_sessions = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![Box::new(swarm_recorder.clone())],
+        (),
+    );
     let state = AppState::new(Inner {
         config,
         log,
         conversations,
         presences,
         presence_tracker: PresenceTracker::default(),
+        calls,
+        swarm_sessions,
+        swarm_recorder,
         projector,
         auth,
         inflight: TaskTracker::new(),
@@ -77,7 +93,7 @@ pub async fn serve(
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
 
     let router = http::router().layer(layer).with_state(state.clone());
-    let closing = io.clone();
+    let (closing, cleaning) = (io.clone(), state.clone());
     tracing::info!(addr = %listener.local_addr()?, "serving");
     // Chat frames are small and latency-bound: never let Nagle hold them.
     let listener = listener.tap_io(|tcp| {
@@ -89,6 +105,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");
+            socket::clean_up_all(&closing, &cleaning).await;
             closing.close().await;
         })
         .await?;
@@ -108,6 +125,9 @@ async fn push_updates(io: SocketIo, state: AppState) {
     let mut updates = state.projector.subscribe();
     loop {
         match updates.recv().await {
+            // Once shutdown closed the namespace nobody is left to tell
+            // (and socketioxide's room operators would panic).
+            Ok(_) if io.of("/").is_none() => break,
             Ok(update) => dialects::push(&io, &update).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(

@@ -1,4 +1,10 @@
 //! Running domain commands: metadata, in-flight tracking, conflict retries.
+//!
+//! `recorded`: [`run_recorded`], for callers that need the events back.
+
+mod recorded;
+
+pub use recorded::{Recorder, run_recorded};
 
 use chrono::{SubsecRound, Utc};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};

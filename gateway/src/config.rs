@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_AGGREGATE_CACHE", default_value_t = 10_000)]
     pub aggregate_cache: u64,
 
+    /// Connections to PostgreSQL this process may open (not used by SQLite).
+    #[arg(long, env = "PARLEY_DB_POOL_SIZE", default_value_t = store::db::DEFAULT_POSTGRES_POOL,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub db_pool_size: u32,
+
     /// Events a socket may send per rate-limit window (the seed's 100).
     #[arg(long, env = "PARLEY_RATE_LIMIT_EVENTS", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..))]

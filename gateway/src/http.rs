@@ -1,10 +1,16 @@
 //! HTTP: health, and REST reads for consoles. Errors are JSON
 //! `{"error": {code, message, details?}}` with a matching status.
+//!
+//! Besides this file: `calls` (call transcripts) and `swarm` (posting swarm
+//! steps).
+
+mod calls;
+mod swarm;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::actor::{Actor, Role};
 use domain::conversation::Kind;
@@ -23,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/api/v1/conversations", get(list_conversations))
         .route("/api/v1/presence", get(list_presence))
+        .route(
+            "/api/v1/calls/{room_name}/transcript",
+            get(calls::transcript),
+        )
+        .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
         .fallback(|| async { WireError::not_found("no such route") })
 }
 

@@ -27,7 +27,7 @@
 use domain::actor::{Actor, Role};
 use domain::ids::{TenantId, UserId};
 use domain::presence::{PresenceAction, PresenceCommand};
-use socketioxide::extract::{SocketRef, State};
+use socketioxide::extract::SocketRef;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -185,23 +185,26 @@ pub async fn run(
     Ok(stamped.get().copied().unwrap_or_else(chrono::Utc::now))
 }
 
-/// An authenticated socket connected: count it, uncount it when it goes,
-/// and bring its user online.
+/// Whether this socket is still counted among its user's sockets: exactly
+/// one of [`socket_disconnected`] and the check in [`socket_connected`]
+/// uncounts it (the socket may close before its connect is handled).
+#[derive(Clone)]
+struct Counted {
+    key: (TenantId, UserId),
+    flag: Arc<AtomicBool>,
+}
+
+/// An authenticated socket connected: count it, and bring its user online.
+/// The socket's disconnect handler must call [`socket_disconnected`].
 pub async fn socket_connected(socket: &SocketRef, state: &AppState, actor: &Actor) {
     let key = (actor.tenant.clone(), actor.user.clone());
     let tracker = &state.presence_tracker;
     let lane = tracker.connect(&key, actor.display_name(), Instant::now());
-    // Exactly one of the disconnect handler and the check below uncounts
-    // the socket: the socket may close before the handler is in place.
     let counted = Arc::new(AtomicBool::new(true));
-    {
-        let (key, counted) = (key.clone(), counted.clone());
-        socket.on_disconnect(move |State(state): State<AppState>| async move {
-            if counted.swap(false, Ordering::SeqCst) {
-                state.presence_tracker.disconnect(&key, Instant::now());
-            }
-        });
-    }
+    socket.extensions.insert(Counted {
+        key: key.clone(),
+        flag: counted.clone(),
+    });
     if !socket.connected() && counted.swap(false, Ordering::SeqCst) {
         tracker.disconnect(&key, Instant::now());
     }
@@ -223,6 +226,17 @@ pub async fn socket_connected(socket: &SocketRef, state: &AppState, actor: &Acto
     .await
     {
         tracing::warn!(user = %actor.user, tenant = %actor.tenant, code = error.code, message = %error.message, "presence not updated on connect");
+    }
+}
+
+/// A socket went away: uncount it (once), so that its user may time out.
+pub fn socket_disconnected(state: &AppState, socket: &SocketRef) {
+    if let Some(counted) = socket.extensions.get::<Counted>()
+        && counted.flag.swap(false, Ordering::SeqCst)
+    {
+        state
+            .presence_tracker
+            .disconnect(&counted.key, Instant::now());
     }
 }
 

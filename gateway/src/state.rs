@@ -1,19 +1,24 @@
 //! What every handler shares.
 
 use cqrs_es::CqrsFramework;
+use domain::call::Call;
 use domain::conversation::Conversation;
 use domain::presence::Presence;
+use domain::swarm::SwarmSession;
 use projections::Projector;
 use std::sync::Arc;
 use store::{AggregateStore, EventLog};
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
+use crate::commands::Recorder;
 use crate::config::Config;
 use crate::presence::PresenceTracker;
 
 pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation>>;
 pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
+pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
+pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -26,6 +31,11 @@ pub struct Inner {
     pub presences: Presences,
     /// Sockets and last signs of life per user, on this node.
     pub presence_tracker: PresenceTracker,
+    pub calls: Calls,
+    /// Runs with `swarm_recorder` among its queries (posting a step answers
+    /// with its sequence).
+    pub swarm_sessions: SwarmSessions,
+    pub swarm_recorder: Recorder<SwarmSession>,
     pub projector: Projector,
     pub auth: Authenticator,
     /// Commands in flight; shutdown waits for them before closing the log.

@@ -15,13 +15,17 @@
 //! - [`conversation_list`]: the conversation and channel list per tenant, with
 //!   unread counts.
 //! - [`presence`]: the current presence of each user per tenant.
+//! - [`calls`]: call rooms, their sessions, participants and transcripts.
+//! - [`swarm_steps`]: the numbered steps of agent swarm sessions.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
+pub mod calls;
 pub mod conversation_list;
 pub mod conversation_messages;
 mod error;
 pub mod presence;
 pub mod runner;
+pub mod swarm_steps;
 pub mod update;
 
 pub use error::ProjectionError;
@@ -57,6 +61,8 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(conversation_messages::ConversationMessages),
         std::sync::Arc::new(conversation_list::ConversationList),
         std::sync::Arc::new(presence::PresenceProjection),
+        std::sync::Arc::new(calls::Calls),
+        std::sync::Arc::new(swarm_steps::SwarmSteps),
     ]
 }
 

@@ -2,15 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
+use domain::call::{LeaveReason, RoomName};
 use domain::conversation::{ChannelChangeSet, ChannelInfo};
-use domain::ids::TenantId;
-use domain::ids::{MessageId, UserId};
+use domain::ids::{MessageId, TenantId, UserId};
 use domain::presence::{PresenceReason, PresenceStatus};
 use serde_json::Value;
 use store::{Position, RecordedEvent};
 
 use crate::Room;
+use crate::calls::SegmentView;
 use crate::conversation_messages::MessageView;
+use crate::swarm_steps::SwarmStepView;
 
 /// One change, published only after the read models that reflect it are
 /// committed: a client told of it can query it at once.
@@ -104,6 +106,25 @@ pub enum Change {
         reason: PresenceReason,
         at: DateTime<Utc>,
     },
+    CallParticipantJoined {
+        tenant: TenantId,
+        room_name: RoomName,
+        session: u64,
+        user_id: UserId,
+        user_name: String,
+        at: DateTime<Utc>,
+    },
+    CallParticipantLeft {
+        tenant: TenantId,
+        room_name: RoomName,
+        session: u64,
+        user_id: UserId,
+        user_name: String,
+        reason: LeaveReason,
+        at: DateTime<Utc>,
+    },
+    TranscriptSegmentRecorded(SegmentView),
+    SwarmStepRecorded(SwarmStepView),
 }
 
 impl Update {

@@ -77,10 +77,19 @@ impl std::ops::DerefMut for WriteTx {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// Connections to a PostgreSQL server per process, unless configured.
+pub const DEFAULT_POSTGRES_POOL: u32 = 16;
+
 impl Db {
     /// Connect to `url` (`sqlite://PATH` or `postgres://…`), creating a SQLite
     /// file and its folder if needed, and apply pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_POSTGRES_POOL).await
+    }
+
+    /// As [`Db::connect`], with at most `postgres_pool` connections to a
+    /// PostgreSQL server (a SQLite pool is fixed: one writer at a time).
+    pub async fn connect_with(url: &str, postgres_pool: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = normalize(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
@@ -108,7 +117,7 @@ impl Db {
             }
             Backend::Postgres => {
                 AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(postgres_pool.max(2))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
                     .await?

@@ -48,6 +48,10 @@ impl TestApp {
     ) -> Self {
         let mut config = gateway::Config::for_database(db.url());
         config.jwt_secret = Some(gateway::config::Secret::new(SECRET));
+        // Suites run servers side by side on one PostgreSQL server (100
+        // connections by default), and a crashed server's connections stay
+        // open until the test process ends: keep each server's share small.
+        config.db_pool_size = 6;
         tweak(&mut config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -63,7 +67,7 @@ impl TestApp {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             runtime.spawn(gateway::serve(listener, config, signal.map(|_| ())))
         };
-        let app = Self {
+        let mut app = Self {
             addr,
             db,
             shutdown: Some(shutdown),
@@ -78,16 +82,16 @@ impl TestApp {
         format!("http://{}", self.addr)
     }
 
-    async fn wait_until_healthy(&self) {
+    async fn wait_until_healthy(&mut self) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while tokio::time::Instant::now() < deadline {
             if let Ok((200, _)) = self.get("/healthz", None).await {
                 return;
             }
-            assert!(
-                !self.server.is_finished(),
-                "the gateway stopped during start-up"
-            );
+            if self.server.is_finished() {
+                let outcome = (&mut self.server).await;
+                panic!("the gateway stopped during start-up: {outcome:?}");
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("the gateway did not become healthy");

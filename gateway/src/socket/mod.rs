@@ -1,5 +1,6 @@
 //! Socket.IO on namespace `/`: authentication on connect, then one router
-//! for every event, whichever dialect it belongs to.
+//! for every event, whichever dialect it belongs to, and a clean-up when a
+//! socket goes away.
 
 mod call;
 mod rate_limit;
@@ -70,7 +71,12 @@ async fn on_connect(
     ));
     let actor = Arc::new(actor);
     socket.extensions.insert(Session(actor.clone()));
+    socket
+        .extensions
+        .insert(dialects::lvng::calls::JoinedCalls::default());
     socket.on_fallback(on_event);
+    // Before anything that waits: a socket may go while it connects.
+    socket.on_disconnect(on_disconnect);
     // Greet only once the user's presence is recorded: a client told it is
     // connected is online, and the log holds no write still to come from
     // its connect.
@@ -86,6 +92,38 @@ async fn on_connect(
             "timestamp": wire_time(chrono::Utc::now()),
         }),
     );
+}
+
+/// The socket is gone: clean up after it. Counted as work in flight from
+/// the moment of the disconnect, so that shutdown waits for the clean-up
+/// before closing the log.
+fn on_disconnect(
+    socket: SocketRef,
+    State(state): State<AppState>,
+) -> impl Future<Output = ()> + Send {
+    let in_flight = state.inflight.token();
+    async move {
+        clean_up(&state, &socket).await;
+        drop(in_flight);
+    }
+}
+
+/// What each feature does when a socket goes away, one call per feature.
+/// Must be harmless when run twice for one socket (see [`clean_up_all`]).
+async fn clean_up(state: &AppState, socket: &SocketRef) {
+    let Some(Session(actor)) = socket.extensions.get::<Session>() else {
+        return;
+    };
+    crate::presence::socket_disconnected(state, socket);
+    dialects::lvng::calls::on_disconnect(state, socket, &actor).await;
+}
+
+/// Clean up after every connected socket, before the server closes them:
+/// socketioxide runs no disconnect handlers for the sockets it closes on
+/// shutdown, and clients must not stay in calls across a restart.
+pub async fn clean_up_all(io: &SocketIo, state: &AppState) {
+    let sockets = io.sockets();
+    futures::future::join_all(sockets.iter().map(|socket| clean_up(state, socket))).await;
 }
 
 /// The token from `auth.token`, `Authorization: Bearer`, or `?token=`.

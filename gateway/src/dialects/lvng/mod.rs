@@ -5,8 +5,13 @@
 //! Rooms follow the seed's patterns, with the tenant added where the seed's
 //! ids are not tenant-scoped, so that no two tenants ever share a room:
 //! `customer:{tenant}:conversation:{id}`, `channel:{tenant}:{id}`,
-//! `org:{tenant}`, `activity:{tenant}`.
+//! `call:{tenant}:{roomName}`, `swarm:{tenant}:{sessionId}`, `org:{tenant}`,
+//! `activity:{tenant}`.
 
+mod call_join;
+mod call_leave;
+mod call_transcription;
+pub mod calls;
 mod channel_join;
 mod channel_leave;
 mod channel_update;
@@ -21,6 +26,9 @@ mod message_update;
 mod presence;
 mod push;
 mod render;
+mod swarm;
+mod swarm_subscribe;
+mod swarm_unsubscribe;
 mod typing;
 
 pub use push::push;
@@ -55,6 +63,11 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "typing:stop" => typing::handle(call, false).await,
         "presence:update" => presence::update(call).await,
         "presence:heartbeat" => presence::heartbeat(call).await,
+        "call:join" => call_join::handle(call).await,
+        "call:leave" => call_leave::handle(call).await,
+        "call:transcription" => call_transcription::handle(call).await,
+        "swarm:subscribe" => swarm_subscribe::handle(call).await,
+        "swarm:unsubscribe" => swarm_unsubscribe::handle(call).await,
         _ => return None,
     })
 }

@@ -9,6 +9,8 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
+use super::calls::{self, call_room};
+use super::swarm::{swarm_room, swarm_update};
 use super::{activity_room, ids, org_room, presence, render, room_name};
 use crate::wire_time;
 
@@ -278,6 +280,49 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
                 *at,
             ),
             // The sender's other sockets (and the sender) see it too.
+            Everyone,
+        ),
+        Change::CallParticipantJoined {
+            tenant,
+            room_name,
+            user_id,
+            user_name,
+            at,
+            ..
+        } => (
+            call_room(tenant, room_name),
+            "call:participant_joined",
+            calls::participant_joined(room_name, user_id, user_name, *at),
+            // The joiner has its `call:joined`.
+            AllButOrigin,
+        ),
+        Change::CallParticipantLeft {
+            tenant,
+            room_name,
+            user_id,
+            user_name,
+            reason,
+            at,
+            ..
+        } => (
+            call_room(tenant, room_name),
+            "call:participant_left",
+            calls::participant_left(room_name, user_id, user_name, *reason, *at),
+            // Not to the leaving socket (the push can beat its leaving the
+            // room); the user's other devices in the call do hear it.
+            AllButOrigin,
+        ),
+        Change::TranscriptSegmentRecorded(segment) => (
+            call_room(&segment.tenant, &segment.room_name),
+            "transcription:segment",
+            calls::transcription_segment(segment),
+            // Every screen in the call shows the transcript, the sender's too.
+            Everyone,
+        ),
+        Change::SwarmStepRecorded(step) => (
+            swarm_room(&step.tenant, &step.session_id),
+            "swarm:update",
+            swarm_update(step),
             Everyone,
         ),
         Change::Opened { .. } => return None,

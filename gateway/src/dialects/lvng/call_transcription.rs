@@ -1,0 +1,56 @@
+//! `call:transcription {roomName, segment: {speaker, text, isFinal,
+//! confidence?}}`: recorded in the call's transcript and sent to everyone in
+//! the call (the sender's sockets too) as `transcription:segment`. Only
+//! participants of the running call may send it (`FORBIDDEN` otherwise).
+//! The ack callback gets `{roomName, timestamp}`.
+
+use domain::call::{CallAction, TranscriptSegment};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::DIALECT;
+use super::calls::{RoomRef, run_on_call};
+use crate::error::WireError;
+use crate::socket::Call;
+use crate::wire_time;
+
+#[derive(Deserialize)]
+struct Transcription {
+    #[serde(flatten)]
+    room: RoomRef,
+    segment: Segment,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Segment {
+    speaker: String,
+    text: String,
+    is_final: bool,
+    confidence: Option<f64>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Transcription = call.parse()?;
+    let room = request.room.resolve()?;
+    let Segment {
+        speaker,
+        text,
+        is_final,
+        confidence,
+    } = request.segment;
+    let segment = TranscriptSegment::parse(speaker, text, is_final, confidence)?;
+    run_on_call(
+        &call.state,
+        &call.origin(DIALECT),
+        "call:transcription",
+        &room,
+        CallAction::Transcribe(segment),
+    )
+    .await?;
+    call.answer(&json!({
+        "roomName": room.as_str(),
+        "timestamp": wire_time(chrono::Utc::now()),
+    }));
+    Ok(())
+}

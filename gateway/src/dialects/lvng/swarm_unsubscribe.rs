@@ -1,0 +1,19 @@
+//! `swarm:unsubscribe {sessionId}` → `swarm:unsubscribed {sessionId}` (not
+//! in the seed, which names only `swarm:subscribed`) and the ack; the socket
+//! hears no more of the session.
+
+use serde_json::json;
+
+use super::swarm::{SessionRef, swarm_room};
+use crate::error::WireError;
+use crate::socket::Call;
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let session = call.parse::<SessionRef>()?.resolve()?;
+    call.socket.leave(swarm_room(&call.actor.tenant, &session));
+    call.reply(
+        "swarm:unsubscribed",
+        &json!({ "sessionId": session.as_str() }),
+    );
+    Ok(())
+}
