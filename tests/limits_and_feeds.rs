@@ -8,7 +8,7 @@ use store::Backend;
 both_backends!(
     the_hundred_and_first_event_in_a_minute_is_refused_and_not_applied,
     a_refused_client_may_send_again_once_the_window_has_moved_on,
-    staff_hear_the_tenants_activity_and_nobody_else_does,
+    staff_who_subscribe_hear_the_tenants_activity_and_nobody_else_does,
 );
 
 async fn the_hundred_and_first_event_in_a_minute_is_refused_and_not_applied(backend: Backend) {
@@ -78,11 +78,26 @@ async fn a_refused_client_may_send_again_once_the_window_has_moved_on(backend: B
     app.stop().await;
 }
 
-async fn staff_hear_the_tenants_activity_and_nobody_else_does(backend: Backend) {
+async fn staff_who_subscribe_hear_the_tenants_activity_and_nobody_else_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut agent = app.client("acme", "bob", "agent").await;
+    let mut unsubscribed = app.client("acme", "sue", "agent").await;
     let mut customer = app.client("acme", "cid", "customer").await;
     let mut outsider = app.client("globex", "gus", "supervisor").await;
+    let subscribed = agent
+        .emit_with_ack("activity:subscribe", json!({ "customerId": "acme" }))
+        .await;
+    assert_eq!(subscribed["room"], "activity:acme");
+    outsider
+        .emit_with_ack("activity:subscribe", json!({}))
+        .await;
+    // Customers may not follow the feed, nor anyone another tenant's.
+    customer.emit("activity:subscribe", json!({})).await;
+    assert_eq!(customer.expect("error").await["code"], "FORBIDDEN");
+    unsubscribed
+        .emit("activity:subscribe", json!({ "customerId": "globex" }))
+        .await;
+    assert_eq!(unsubscribed.expect("error").await["code"], "FORBIDDEN");
     let mut ana = app.client("acme", "ana", "customer").await;
     join(&mut ana, "acme", "conv-9").await;
     let sent = send(&mut ana, "acme", "conv-9", "I need a refund").await;
@@ -105,6 +120,7 @@ async fn staff_hear_the_tenants_activity_and_nobody_else_does(backend: Backend) 
     // The agent is in no conversation room: only the feed reached it.
     agent.expect_none("message:new").await;
     customer.expect_none("activity:new").await;
+    unsubscribed.expect_none("activity:new").await;
     outsider.expect_none("activity:new").await;
     app.stop().await;
 }

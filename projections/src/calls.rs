@@ -85,6 +85,10 @@ impl Projection for Calls {
         NAME
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        Call::owns_stream(&event.stream_id)
+    }
+
     async fn apply(
         &self,
         conn: &mut AnyConnection,

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::{ConversationEvent, Kind};
+use domain::conversation::{Conversation, ConversationEvent, Kind};
 use domain::ids::{ConversationId, TenantId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -61,6 +61,19 @@ struct Posted {
 impl Projection for ConversationList {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        // Typing, reads, edits and reactions change nothing listed.
+        Conversation::owns_stream(&event.stream_id)
+            && matches!(
+                event.event_type.as_str(),
+                "ConversationOpened"
+                    | "ParticipantJoined"
+                    | "ParticipantLeft"
+                    | "MessagePosted"
+                    | "ChannelUpdated"
+            )
     }
 
     async fn apply(

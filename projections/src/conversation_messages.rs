@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::{ConversationEvent, Kind};
+use domain::conversation::{Conversation, ConversationEvent, Kind};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,6 +74,10 @@ pub struct ConversationMessages;
 impl Projection for ConversationMessages {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        Conversation::owns_stream(&event.stream_id)
     }
 
     async fn apply(

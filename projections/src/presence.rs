@@ -44,6 +44,10 @@ impl Projection for PresenceProjection {
         NAME
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        Presence::owns_stream(&event.stream_id)
+    }
+
     async fn apply(
         &self,
         conn: &mut AnyConnection,

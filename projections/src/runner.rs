@@ -28,6 +28,15 @@ pub trait Projection: Send + Sync + 'static {
     /// Stable name: the checkpoint's key.
     fn name(&self) -> &'static str;
 
+    /// Whether `event` can matter to this projection. A batch of events it
+    /// ignores moves its checkpoint in memory only, with no transaction (on
+    /// SQLite every commit is an fsync under the one write lock the event
+    /// writer needs too); after a restart it reads them again, and ignores
+    /// them again.
+    fn handles(&self, _event: &RecordedEvent) -> bool {
+        true
+    }
+
     /// Apply a batch of events (in position order, possibly none of interest)
     /// on `conn`, inside the transaction that will also move the checkpoint.
     /// Returns the updates to publish once that transaction commits.
@@ -158,6 +167,11 @@ impl Runner {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(false);
         };
+        if !events.iter().any(|e| self.projection.handles(e)) {
+            self.checkpoint = last;
+            self.at.send_replace(last);
+            return Ok(true);
+        }
         let mut tx = self.log.db().begin_write().await?;
         if self.log.db().backend() == store::Backend::Postgres {
             // Read models are rebuildable from the log and move with their

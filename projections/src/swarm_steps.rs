@@ -37,6 +37,10 @@ impl Projection for SwarmSteps {
         NAME
     }
 
+    fn handles(&self, event: &RecordedEvent) -> bool {
+        SwarmSession::owns_stream(&event.stream_id)
+    }
+
     async fn apply(
         &self,
         conn: &mut AnyConnection,

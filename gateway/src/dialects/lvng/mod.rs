@@ -8,6 +8,7 @@
 //! `call:{tenant}:{roomName}`, `swarm:{tenant}:{sessionId}`, `org:{tenant}`,
 //! `activity:{tenant}`.
 
+mod activity;
 mod call_join;
 mod call_leave;
 mod call_transcription;
@@ -59,6 +60,8 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "message:delete" => message_delete::handle(call).await,
         "message:react" => message_react::handle(call).await,
         "message:read" | "message:read:batch" => message_read::handle(call).await,
+        "activity:subscribe" => activity::subscribe(call).await,
+        "activity:unsubscribe" => activity::unsubscribe(call).await,
         "typing:start" => typing::handle(call, true).await,
         "typing:stop" => typing::handle(call, false).await,
         "presence:update" => presence::update(call).await,
@@ -72,14 +75,9 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
     })
 }
 
-/// What a socket joins on connect: the organisation room (presence), and
-/// for staff the tenant's activity feed.
+/// What a socket joins on connect: the organisation room (presence).
 pub fn rooms_on_connect(actor: &Actor) -> Vec<String> {
-    let mut rooms = vec![org_room(&actor.tenant)];
-    if actor.role.is_staff() {
-        rooms.push(activity_room(&actor.tenant));
-    }
-    rooms
+    vec![org_room(&actor.tenant)]
 }
 
 /// The organisation room every socket of a tenant joins on connect

@@ -1,0 +1,60 @@
+//! `activity:subscribe {customerId?}` → the socket joins the tenant's
+//! activity feed (`activity:{tenant}`) and gets `activity:subscribed
+//! {customerId, room}`; from then on `activity:new` for every conversation
+//! and channel opened, member joined and message posted in the tenant.
+//! Staff only. `activity:unsubscribe` leaves it (`activity:unsubscribed`).
+//!
+//! The seed names the room but no way into it; a feed is opt-in because
+//! every message of the tenant reaches every subscriber: joining all staff
+//! sockets on connect would multiply the message path's fan-out by the
+//! number of agents online.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::activity_room;
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Subscribe {
+    customer_id: Option<String>,
+}
+
+fn room(call: &Call) -> Result<String, WireError> {
+    let request: Subscribe = call.parse()?;
+    if let Some(customer) = &request.customer_id
+        && customer != call.actor.tenant.as_str()
+    {
+        return Err(WireError::forbidden(
+            "customerId does not match your tenant",
+        ));
+    }
+    if !call.actor.role.is_staff() {
+        return Err(WireError::forbidden(
+            "only agents, supervisors and admins may follow the activity feed",
+        ));
+    }
+    Ok(activity_room(&call.actor.tenant))
+}
+
+pub async fn subscribe(call: &Call) -> Result<(), WireError> {
+    let room = room(call)?;
+    call.socket.join(room.clone());
+    call.reply(
+        "activity:subscribed",
+        &json!({ "customerId": call.actor.tenant.as_str(), "room": room }),
+    );
+    Ok(())
+}
+
+pub async fn unsubscribe(call: &Call) -> Result<(), WireError> {
+    let room = room(call)?;
+    call.socket.leave(room.clone());
+    call.reply(
+        "activity:unsubscribed",
+        &json!({ "customerId": call.actor.tenant.as_str(), "room": room }),
+    );
+    Ok(())
+}
