@@ -13,8 +13,6 @@
 //! Participation is per user, not per connection: a user in the call from
 //! two devices is one participant, and either device leaving ends it.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -474,40 +472,5 @@ impl Call {
     }
 }
 
-// cqrs-es glue: the framework drives the aggregate through these impls,
-// which only forward to the pure `handle` and `apply`.
-
-impl Aggregate for Call {
-    const TYPE: &'static str = "call";
-    type Command = CallCommand;
-    type Event = CallEvent;
-    type Error = DomainError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        // Decide first, on an unchanged state; only then record and apply.
-        for event in Call::handle(self, command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        Call::apply(self, event);
-    }
-}
-
-impl DomainEvent for CallEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        SCHEMA_VERSION.to_string()
-    }
-}
+// cqrs-es glue (see [`crate::cqrs`]).
+crate::cqrs::pure_aggregate!(Call, "call", CallCommand, CallEvent, SCHEMA_VERSION);

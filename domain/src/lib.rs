@@ -10,16 +10,19 @@
 //! - [`ids`]: tenant, user, conversation and message identifiers (parsed newtypes).
 //! - [`actor`]: the authenticated caller and its [`Role`](actor::Role).
 //! - [`message`]: [`MessageBody`](message::MessageBody) and the other message values.
-//! - [`conversation`]: the `Conversation` aggregate, its commands and its versioned events.
+//! - [`conversation`]: the `Conversation` aggregate (conversations and channels), its
+//!   commands and its versioned events.
 //! - [`presence`]: the `Presence` aggregate (online, away, busy, offline per user), its
 //!   commands and its versioned events.
 //! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
 //! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
+//! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
 pub mod actor;
 pub mod call;
 pub mod conversation;
+mod cqrs;
 pub mod error;
 pub mod ids;
 pub mod message;

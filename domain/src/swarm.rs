@@ -7,8 +7,6 @@
 //!   belongs to the agent runtime, Parley only numbers and relays it;
 //! - steps are numbered 1, 2, 3… per session, in the order they were recorded.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -229,42 +227,14 @@ impl SwarmSession {
     }
 }
 
-// cqrs-es glue: the framework drives the aggregate through these impls,
-// which only forward to the pure `handle` and `apply`.
-
-impl Aggregate for SwarmSession {
-    const TYPE: &'static str = "swarm_session";
-    type Command = SwarmCommand;
-    type Event = SwarmEvent;
-    type Error = DomainError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in SwarmSession::handle(self, command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        SwarmSession::apply(self, event);
-    }
-}
-
-impl DomainEvent for SwarmEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        SCHEMA_VERSION.to_string()
-    }
-}
+// cqrs-es glue (see [`crate::cqrs`]).
+crate::cqrs::pure_aggregate!(
+    SwarmSession,
+    "swarm_session",
+    SwarmCommand,
+    SwarmEvent,
+    SCHEMA_VERSION
+);
 
 #[cfg(test)]
 mod tests {

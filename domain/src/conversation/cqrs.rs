@@ -1,43 +1,11 @@
-//! cqrs-es glue: the framework drives the aggregate through these impls,
-//! which only forward to the pure `handle` and `apply`.
-
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+//! cqrs-es glue (see [`crate::cqrs`]).
 
 use super::{Conversation, ConversationCommand, ConversationEvent, SCHEMA_VERSION};
-use crate::DomainError;
 
-impl Aggregate for Conversation {
-    const TYPE: &'static str = "conversation";
-    type Command = ConversationCommand;
-    type Event = ConversationEvent;
-    type Error = DomainError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        // Decide first, on an unchanged state; only then record and apply.
-        for event in Conversation::handle(self, command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        Conversation::apply(self, event);
-    }
-}
-
-impl DomainEvent for ConversationEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        SCHEMA_VERSION.to_string()
-    }
-}
+crate::cqrs::pure_aggregate!(
+    Conversation,
+    "conversation",
+    ConversationCommand,
+    ConversationEvent,
+    SCHEMA_VERSION
+);
