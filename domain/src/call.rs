@@ -28,7 +28,8 @@ mod tests;
 /// Schema version of every call event; bump per type with an upcaster.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const STREAM_PREFIX: &str = "call/";
+/// Every stream of this aggregate starts with this.
+pub const STREAM_PREFIX: &str = "call/";
 
 /// The name of a call room (the seed's `roomName`): 1 to 128 letters,
 /// digits and `_ - . @`, so it fits into room and stream names unambiguously.

@@ -29,7 +29,8 @@ use std::str::FromStr;
 use crate::ids::{TenantId, UserId};
 use crate::{DomainError, Timestamp};
 
-const STREAM_PREFIX: &str = "presence/";
+/// Every stream of this aggregate starts with this.
+pub const STREAM_PREFIX: &str = "presence/";
 
 /// Schema version of every presence event type; bump per type with an upcaster.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -18,7 +18,8 @@ use crate::{DomainError, Timestamp};
 /// Schema version of every swarm event; bump per type with an upcaster.
 pub const SCHEMA_VERSION: u32 = 1;
 
-const STREAM_PREFIX: &str = "swarm/";
+/// Every stream of this aggregate starts with this.
+pub const STREAM_PREFIX: &str = "swarm/";
 
 /// A swarm session (the seed's `sessionId`, e.g. `swarm_9a8b7c6d-…`): 1 to
 /// 128 letters, digits and `_ - . @`.

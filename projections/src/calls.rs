@@ -85,6 +85,10 @@ impl Projection for Calls {
         NAME
     }
 
+    fn stream_prefix(&self) -> Option<&'static str> {
+        Some(domain::call::STREAM_PREFIX)
+    }
+
     fn handles(&self, event: &RecordedEvent) -> bool {
         Call::owns_stream(&event.stream_id)
     }

@@ -44,6 +44,10 @@ impl Projection for PresenceProjection {
         NAME
     }
 
+    fn stream_prefix(&self) -> Option<&'static str> {
+        Some(domain::presence::STREAM_PREFIX)
+    }
+
     fn handles(&self, event: &RecordedEvent) -> bool {
         Presence::owns_stream(&event.stream_id)
     }

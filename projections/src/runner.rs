@@ -37,6 +37,13 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
 
+    /// When the projection reads only streams whose ids start with this,
+    /// the runner fetches only those from the log (the others are never
+    /// decoded). `None`: every event.
+    fn stream_prefix(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Apply a batch of events (in position order, possibly none of interest)
     /// on `conn`, inside the transaction that will also move the checkpoint.
     /// Returns the updates to publish once that transaction commits.
@@ -163,8 +170,31 @@ impl Runner {
 
     /// Apply the next batch. `Ok(false)` when there was nothing to apply.
     async fn step(&mut self) -> Result<bool, ProjectionError> {
-        let events = self.log.read_all(self.checkpoint, BATCH).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
+        let (events, last) = match self.projection.stream_prefix() {
+            None => {
+                let events = self.log.read_all(self.checkpoint, BATCH).await?;
+                let last = events.last().map(|e| e.position);
+                (events, last)
+            }
+            Some(prefix) => {
+                let head = self.log.stored_head().await?;
+                if head <= self.checkpoint {
+                    return Ok(false);
+                }
+                let events = self
+                    .log
+                    .read_all_in(prefix, self.checkpoint, head, BATCH)
+                    .await?;
+                // A short batch means nothing else of ours up to the head.
+                let last = if events.len() < BATCH as usize {
+                    head
+                } else {
+                    events.last().map_or(head, |e| e.position)
+                };
+                (events, Some(last))
+            }
+        };
+        let Some(last) = last else {
             return Ok(false);
         };
         if !events.iter().any(|e| self.projection.handles(e)) {

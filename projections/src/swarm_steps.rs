@@ -37,6 +37,10 @@ impl Projection for SwarmSteps {
         NAME
     }
 
+    fn stream_prefix(&self) -> Option<&'static str> {
+        Some(domain::swarm::STREAM_PREFIX)
+    }
+
     fn handles(&self, event: &RecordedEvent) -> bool {
         SwarmSession::owns_stream(&event.stream_id)
     }

@@ -9,8 +9,9 @@
 //!   lasts only until the append is queued (pipelining: see `commit`), so a
 //!   busy conversation is not limited to one command per fsync;
 //! - a snapshot whenever `snapshot_every` events (or, for long streams, a
-//!   quarter of the stream) have been written since the last one, saved in
-//!   the same transaction as the events, so that a cold load replays few
+//!   quarter of the stream) have been written since the last one, saved as
+//!   soon as those events are durable (not in their transaction: it would
+//!   hold up every stream's appends), so that a cold load replays few
 //!   events (a stream that was never snapshotted gets one on its next
 //!   command).
 //!
@@ -256,6 +257,7 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             .transpose()
             .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
         let snapshotted = snapshot.is_some();
+        let snapshot = snapshot;
         let generation = loaded.generation;
         // Queue the append while still holding the aggregate: the writer
         // decides appends in queue order, so the next command on this
@@ -268,7 +270,9 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
                 expected: ExpectedVersion::Exact(before),
                 events: new_events,
                 generation: Some(generation),
-                snapshot,
+                // Saved once the events are durable, off the writer's batch
+                // (see below).
+                snapshot: None,
             })
             .await
             .map_err(to_aggregate_error)?;
@@ -289,6 +293,20 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             if slot.as_ref().is_some_and(|l| l.generation == generation) {
                 *slot = None;
             }
+        }
+        if let (Ok(AppendOutcome::Appended { .. }), Some(snapshot)) = (&outcome, snapshot) {
+            // A snapshot grows with the aggregate's state (a long
+            // conversation's is tens of kilobytes): written inside the
+            // writer's batch it held up every other stream's acknowledgement
+            // (p99 ack 200–300 ms instead of 35–70 ms at 5,000 msg/s). It is
+            // a cache, so it is saved afterwards; losing it costs a replay,
+            // and an older one never replaces a newer one.
+            let (log, id) = (self.log.clone(), aggregate_id.clone());
+            tokio::spawn(async move {
+                if let Err(error) = log.save_snapshot(&id, &snapshot).await {
+                    tracing::warn!(aggregate_id = id, %error, "snapshot not saved");
+                }
+            });
         }
         match outcome.map_err(to_aggregate_error)? {
             AppendOutcome::Appended { .. } => Ok(events

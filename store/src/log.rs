@@ -194,6 +194,40 @@ impl EventLog {
         self.decode_rows(rows)
     }
 
+    /// The events after `after` up to `up_to` whose stream id starts with
+    /// `prefix`, in position order, at most `limit`: a reader that follows
+    /// only some streams does not fetch and decode all the others.
+    pub async fn read_all_in(
+        &self,
+        prefix: &str,
+        after: Position,
+        up_to: Position,
+        limit: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+             AND stream_id LIKE $3 ORDER BY position LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(up_to)
+            .bind(format!("{prefix}%"))
+            .bind(i64::from(limit))
+            .fetch_all(self.db().pool())
+            .await?;
+        self.decode_rows(rows)
+    }
+
+    /// The newest position in the database, whoever appended it. Appends
+    /// are serialized (one writer, under an advisory lock on PostgreSQL),
+    /// so every position up to it is committed and visible.
+    pub async fn stored_head(&self) -> Result<Position, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+            .fetch_one(self.db().pool())
+            .await?;
+        Ok(head.unwrap_or(0))
+    }
+
     /// A stream's events after `after_version`, in order.
     pub async fn read_stream(
         &self,

@@ -85,6 +85,7 @@ both_backends!(
     a_conversation_with_a_hundred_thousand_messages_is_not_replayed,
     a_burst_of_commands_on_one_conversation_lands_once_each_in_order,
     a_long_replay_is_snapshotted_even_when_nothing_is_written,
+    a_snapshot_saved_after_its_events_lets_a_cold_node_skip_them,
 );
 
 async fn commands_become_events_with_tenant_type_version_and_metadata(backend: Backend) {
@@ -340,7 +341,30 @@ async fn a_long_replay_is_snapshotted_even_when_nothing_is_written(backend: Back
     assert_eq!(cold_store.replayed_events(), 0);
 }
 
-/// Snapshots taken after a load are saved in the background: wait for one.
+/// Snapshots due on a command are saved once its events are durable, in
+/// the background: a cold node then replays only what came after.
+async fn a_snapshot_saved_after_its_events_lets_a_cold_node_skip_them(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let (writer, _) = framework(&log, 10);
+    execute(&writer, &customer(), Action::Join).await.unwrap();
+    for n in 0..8 {
+        execute(&writer, &customer(), post(&format!("m{n}")))
+            .await
+            .unwrap();
+    }
+    // Version 10: the opening, the join and eight messages.
+    let snapshot = wait_for_snapshot(&log).await;
+    assert_eq!(snapshot.stream_version, 10);
+    let state: Conversation = serde_json::from_value(snapshot.state).unwrap();
+    assert_eq!(state.message_count(), 8);
+    execute(&writer, &customer(), post("after")).await.unwrap();
+    let (cold, cold_store) = framework(&log, 10);
+    execute(&cold, &customer(), post("cold")).await.unwrap();
+    assert_eq!(cold_store.replayed_events(), 1);
+}
+
+/// Snapshots are saved in the background: wait for one.
 async fn wait_for_snapshot(log: &EventLog) -> store::Snapshot {
     for _ in 0..250 {
         if let Some(snapshot) = log.snapshot(&stream()).await.unwrap() {
