@@ -257,7 +257,6 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             .transpose()
             .map_err(|e| AggregateError::UnexpectedError(Box::new(e)))?;
         let snapshotted = snapshot.is_some();
-        let snapshot = snapshot;
         let generation = loaded.generation;
         // Queue the append while still holding the aggregate: the writer
         // decides appends in queue order, so the next command on this
