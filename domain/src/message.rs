@@ -168,7 +168,7 @@ impl MessageMetadata {
             ));
         }
         // NUL cannot be stored in PostgreSQL text: refuse it anywhere inside.
-        if map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+        if map_has_nul(&map) {
             return Err(DomainError::invalid(
                 "metadata",
                 "must not contain NUL characters",
@@ -199,9 +199,13 @@ fn has_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Object(map) => map_has_nul(map),
         _ => false,
     }
+}
+
+fn map_has_nul(map: &Map<String, Value>) -> bool {
+    map.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
 }
 
 fn is_forbidden_control(c: char) -> bool {

@@ -89,10 +89,6 @@ impl Projection for Calls {
         Some(domain::call::STREAM_PREFIX)
     }
 
-    fn handles(&self, event: &RecordedEvent) -> bool {
-        Call::owns_stream(&event.stream_id)
-    }
-
     async fn apply(
         &self,
         conn: &mut AnyConnection,

@@ -458,6 +458,8 @@ pub struct MessagePage {
     pub has_more: bool,
     /// Older messages precede this page (only for [`Cursor::Latest`]).
     pub has_older: bool,
+    /// The log position of the cursor's message ([`Cursor::AfterMessage`]).
+    pub cursor_position: Option<Position>,
 }
 
 /// The `WHERE` of one room's rows (binds 1 to 3).
@@ -497,11 +499,13 @@ pub async fn page(
         ),
     };
     let base = in_room(sqlx::query(sqlx::AssertSqlSafe(sql)), room);
+    let mut cursor_position = None;
     let query = match cursor {
         Cursor::AfterMessage(id) => {
             let position = position_of(db, room, id)
                 .await?
                 .ok_or_else(|| ProjectionError::UnknownCursor(id.to_string()))?;
+            cursor_position = Some(position);
             base.bind(position).bind(fetch)
         }
         Cursor::AfterTime(at) => base.bind(format_time(*at)).bind(fetch),
@@ -518,12 +522,14 @@ pub async fn page(
                 messages,
                 has_more: false,
                 has_older: overflow,
+                cursor_position,
             }
         }
         _ => MessagePage {
             messages,
             has_more: overflow,
             has_older: false,
+            cursor_position,
         },
     })
 }

@@ -48,10 +48,6 @@ impl Projection for PresenceProjection {
         Some(domain::presence::STREAM_PREFIX)
     }
 
-    fn handles(&self, event: &RecordedEvent) -> bool {
-        Presence::owns_stream(&event.stream_id)
-    }
-
     async fn apply(
         &self,
         conn: &mut AnyConnection,

@@ -41,10 +41,6 @@ impl Projection for SwarmSteps {
         Some(domain::swarm::STREAM_PREFIX)
     }
 
-    fn handles(&self, event: &RecordedEvent) -> bool {
-        SwarmSession::owns_stream(&event.stream_id)
-    }
-
     async fn apply(
         &self,
         conn: &mut AnyConnection,

@@ -115,10 +115,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
                     .in_conversation(conversation.as_str()));
                 }
                 (page, _) => {
-                    if let Some(p) = conversation_messages::position_of(db, &room, id).await? {
+                    let page = page?;
+                    if let Some(p) = page.cursor_position {
                         since = Some(Since::Position(p));
                     }
-                    page?
+                    page
                 }
             }
         }

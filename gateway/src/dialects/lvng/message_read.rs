@@ -7,10 +7,10 @@
 //! older messages read is acknowledged and tells no one.
 
 use domain::conversation::{Action, MAX_READ_BATCH};
-use domain::ids::MessageId;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::message_update::parse_message_id;
 use super::{Target, run};
 use crate::error::WireError;
 use crate::socket::Call;
@@ -39,10 +39,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     }
     let ids = raw
         .into_iter()
-        .map(|id| {
-            MessageId::parse(id)
-                .map_err(|e| WireError::validation(format!("invalid messageId: {e}")))
-        })
+        .map(parse_message_id)
         .collect::<Result<Vec<_>, _>>()?;
     let count = ids.len();
     run(call, "message:read", &room, Action::MarkRead { ids }, None).await?;

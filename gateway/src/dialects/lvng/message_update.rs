@@ -55,6 +55,10 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
 
 /// The `messageId` every message event names.
 pub(super) fn message_id(raw: Option<String>) -> Result<MessageId, WireError> {
-    let raw = raw.ok_or_else(|| WireError::validation("messageId is required"))?;
+    parse_message_id(raw.ok_or_else(|| WireError::validation("messageId is required"))?)
+}
+
+/// A message id from the wire; a bad one is a `VALIDATION_ERROR`.
+pub(super) fn parse_message_id(raw: String) -> Result<MessageId, WireError> {
     MessageId::parse(raw).map_err(|e| WireError::validation(format!("invalid messageId: {e}")))
 }

@@ -129,11 +129,17 @@ impl Target {
                 );
             }
         };
+        self.room(call, kind, raw)
+    }
+
+    /// The room `raw` names, of the caller's tenant: `customerId`, when
+    /// given, must be that tenant.
+    fn room(&self, call: &Call, kind: Kind, raw: &str) -> Result<Room, WireError> {
         let field = match kind {
             Kind::Conversation => "conversationId",
             Kind::Channel => "channelId",
         };
-        let id = ConversationId::parse(raw.as_str())
+        let id = ConversationId::parse(raw)
             .map_err(|e| WireError::validation(format!("invalid {field}: {e}")))?;
         if let Some(customer) = &self.customer_id
             && customer != call.actor.tenant.as_str()
@@ -160,11 +166,7 @@ impl Target {
         match &self.channel_id {
             None => Err(WireError::validation("channelId is required")
                 .with_details(format!("{}: missing field `channelId`", call.event))),
-            Some(id) => {
-                let id = ConversationId::parse(id.as_str())
-                    .map_err(|e| WireError::validation(format!("invalid channelId: {e}")))?;
-                Ok(Room::new(call.actor.tenant.clone(), Kind::Channel, id))
-            }
+            Some(id) => self.room(call, Kind::Channel, id),
         }
     }
 }
