@@ -97,6 +97,18 @@ key_id!(
     "messageId"
 );
 
+key_id!(
+    /// A chatbot of a tenant (the chatbot seed's `chatbotId`): what a
+    /// widget key is bound to.
+    ChatbotId,
+    "chatbotId"
+);
+key_id!(
+    /// A widget's visitor session (the chatbot seed's `sessionId`).
+    SessionId,
+    "sessionId"
+);
+
 impl MessageId {
     /// The id of a message sent with a client's `optimisticId`: the same
     /// author re-sending the same optimistic id in the same conversation gets
