@@ -11,7 +11,9 @@
 //! - [`actor`]: the authenticated caller and its [`Role`](actor::Role).
 //! - [`message`]: [`MessageBody`](message::MessageBody) and the other message values.
 //! - [`conversation`]: the `Conversation` aggregate (conversations and channels), its
-//!   commands and its versioned events.
+//!   commands and its versioned events, and the support workflow (statuses, queue,
+//!   assignment, ending, rating).
+//! - [`policy`]: event → command decisions (auto-assignment, idle timeout).
 //! - [`presence`]: the `Presence` aggregate (online, away, busy, offline per user), its
 //!   commands and its versioned events.
 //! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
@@ -26,6 +28,7 @@ mod cqrs;
 pub mod error;
 pub mod ids;
 pub mod message;
+pub mod policy;
 pub mod presence;
 pub mod swarm;
 

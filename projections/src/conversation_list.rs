@@ -166,6 +166,15 @@ impl Projection for ConversationList {
                 | ConversationEvent::MessagesRead(_)
                 | ConversationEvent::TypingStarted(_)
                 | ConversationEvent::TypingStopped(_) => {}
+                // The support projection lists the workflow.
+                ConversationEvent::ConversationActivated(_)
+                | ConversationEvent::ConversationEscalated(_)
+                | ConversationEvent::AgentAssigned(_)
+                | ConversationEvent::ConversationEnded(_)
+                | ConversationEvent::ConversationClosed(_)
+                | ConversationEvent::ConversationRated(_)
+                | ConversationEvent::ConversationMetadataUpdated(_)
+                | ConversationEvent::MessageShared(_) => {}
             }
         }
         for (room, Posted { count, last_at }) in posted {

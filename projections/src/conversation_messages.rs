@@ -45,6 +45,8 @@ pub struct MessageView {
     pub updated_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: Option<Deletion>,
+    /// A robot's suggestion not yet shared: staff only.
+    pub hidden: bool,
 }
 
 /// One emoji on a message, with who reacted (in the order they did).
@@ -108,6 +110,7 @@ impl Projection for ConversationMessages {
                         author_role: e.author_role,
                         content: e.content,
                         content_type: e.content_type,
+                        hidden: e.hidden,
                         optimistic_id: e.optimistic_id,
                         thread_id: e.thread_id,
                         mentions: e.mentions,
@@ -232,6 +235,15 @@ impl Projection for ConversationMessages {
                     opened_by: e.opened_by,
                     at: e.at,
                 },
+                // The support projection publishes the workflow.
+                ConversationEvent::ConversationActivated(_)
+                | ConversationEvent::ConversationEscalated(_)
+                | ConversationEvent::AgentAssigned(_)
+                | ConversationEvent::ConversationEnded(_)
+                | ConversationEvent::ConversationClosed(_)
+                | ConversationEvent::ConversationRated(_)
+                | ConversationEvent::ConversationMetadataUpdated(_)
+                | ConversationEvent::MessageShared(_) => continue,
                 ConversationEvent::ChannelUpdated(e) => Change::ChannelUpdated {
                     room,
                     changes: e.changes,
@@ -427,6 +439,8 @@ fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
         author_role: row.try_get::<String, _>(7)?.parse().map_err(bad)?,
         content: row.try_get(8)?,
         content_type: row.try_get(9)?,
+        // The support branch stores and reads it (migration 0007).
+        hidden: false,
         optimistic_id: row.try_get(10)?,
         thread_id: thread.map(MessageId::parse).transpose().map_err(bad)?,
         mentions: serde_json::from_str(&row.try_get::<String, _>(12)?)?,

@@ -17,6 +17,8 @@
 //! - [`presence`]: the current presence of each user per tenant.
 //! - [`calls`]: call rooms, their sessions, participants and transcripts.
 //! - [`swarm_steps`]: the numbered steps of agent swarm sessions.
+//! - [`support`]: support conversations (status, agent, timestamps, metrics), the
+//!   queue, and metrics per tenant, agent and day.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod calls;
@@ -25,6 +27,7 @@ pub mod conversation_messages;
 mod error;
 pub mod presence;
 pub mod runner;
+pub mod support;
 pub mod swarm_steps;
 pub mod update;
 

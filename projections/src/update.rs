@@ -12,6 +12,7 @@ use store::{Position, RecordedEvent};
 use crate::Room;
 use crate::calls::SegmentView;
 use crate::conversation_messages::MessageView;
+use crate::support::{QueueEntry, SupportChange, SupportView};
 use crate::swarm_steps::SwarmStepView;
 
 /// One change, published only after the read models that reflect it are
@@ -125,6 +126,21 @@ pub enum Change {
     },
     TranscriptSegmentRecorded(SegmentView),
     SwarmStepRecorded(SwarmStepView),
+    /// A support conversation's status, agent, rating or metadata changed;
+    /// `view` is the conversation after the change.
+    Support {
+        view: Box<SupportView>,
+        change: SupportChange,
+        at: DateTime<Utc>,
+    },
+    /// A tenant's queue moved (someone joined, left or was served): every
+    /// waiting conversation with its position, first in line first.
+    QueueMoved {
+        tenant: TenantId,
+        queue: Vec<QueueEntry>,
+    },
+    /// A robot's message was shared: customers see it from now on.
+    MessageShared(MessageView),
 }
 
 impl Update {

@@ -3,7 +3,9 @@
 use chrono::{Duration as Span, TimeZone, Utc};
 use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
-use domain::conversation::{Action, Conversation, ConversationCommand, Kind, NewMessage};
+use domain::conversation::{
+    Action, Conversation, ConversationCommand, Kind, MessageKind, NewMessage,
+};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use projections::conversation_list::{self, ListQuery};
@@ -80,6 +82,7 @@ impl World {
                 optimistic_id: None,
                 thread_id: None,
                 mentions: vec![],
+                kind: MessageKind::Text,
             }),
         )
         .await;
@@ -153,6 +156,7 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
                 optimistic_id: Some(domain::message::OptimisticId::parse("tmp_2").unwrap()),
                 thread_id: Some(first.clone()),
                 mentions: vec![UserId::parse("bob").unwrap()],
+                kind: MessageKind::Text,
             }),
         )
         .await;

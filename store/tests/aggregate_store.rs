@@ -5,7 +5,9 @@ use chrono::Utc;
 use cqrs_es::{AggregateError, CqrsFramework};
 use domain::DomainError;
 use domain::actor::{Actor, Role};
-use domain::conversation::{Action, Conversation, ConversationCommand, Kind, NewMessage};
+use domain::conversation::{
+    Action, Conversation, ConversationCommand, Kind, MessageKind, NewMessage,
+};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use serde_json::json;
@@ -57,6 +59,7 @@ fn post(text: &str) -> Action {
         optimistic_id: None,
         thread_id: None,
         mentions: vec![],
+        kind: MessageKind::Text,
     })
 }
 
@@ -273,6 +276,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
                 optimistic_id: None,
                 thread_id: None,
                 mentions: vec![],
+                kind: MessageKind::Text,
             });
             // Every third message is sent twice, as a client retry would.
             let sends = if n % 3 == 0 { 2 } else { 1 };

@@ -85,6 +85,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
             opened_by: customer.clone(),
             opened_by_role: Role::Customer,
             channel: None,
+            support: None,
             at: start,
         }),
         joined(&customer, Role::Customer),
@@ -104,6 +105,8 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
             optimistic_id: None,
             thread_id: None,
             mentions: vec![],
+            hidden: false,
+            first_response_seconds: None,
             at: start + Span::milliseconds(n as i64 * 10),
         }));
     }

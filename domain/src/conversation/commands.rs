@@ -2,6 +2,7 @@
 
 use super::Kind;
 use super::channel::ChannelChanges;
+use super::support::{EndReason, MessageKind, Rating, Remark, SupportDetails};
 use crate::Timestamp;
 use crate::actor::{Actor, Role};
 use crate::ids::{ConversationId, MessageId, UserId};
@@ -60,6 +61,42 @@ pub enum Action {
     StopTyping,
     /// Change a channel's name, description or topic (creator or staff).
     UpdateChannel(ChannelChanges),
+    /// Join as `Join` does; when this opens the conversation, it records
+    /// where the customer came from (widget, chatbot, session).
+    Start(SupportDetails),
+    /// Ask for a human: queued (or, by its agent, escalated to supervisors).
+    Escalate {
+        reason: Option<Remark>,
+    },
+    /// Staff take the conversation for themselves.
+    Claim,
+    /// Give a waiting conversation to an agent (auto-assignment, or a
+    /// supervisor or admin).
+    Assign {
+        agent: UserId,
+        name: Option<String>,
+        role: Role,
+    },
+    /// End the conversation. `Timeout` is for the idle policy only, which
+    /// names the last activity it saw: any activity since then keeps the
+    /// conversation going.
+    End {
+        reason: EndReason,
+        idle_since: Option<Timestamp>,
+    },
+    /// Wrap an ended conversation up (staff).
+    Close,
+    /// The customer rates the conversation (again, to change their mind).
+    Rate {
+        rating: Rating,
+        comment: Option<Remark>,
+    },
+    /// Merge these keys into the conversation's metadata.
+    UpdateMetadata(MessageMetadata),
+    /// Show a robot's message to the customer (staff).
+    ShareMessage {
+        id: MessageId,
+    },
 }
 
 /// A message as the caller wants it posted; the id is minted by the caller
@@ -71,4 +108,6 @@ pub struct NewMessage {
     pub optimistic_id: Option<OptimisticId>,
     pub thread_id: Option<MessageId>,
     pub mentions: Vec<UserId>,
+    /// Text by default; system notices and robot suggestions are staff's.
+    pub kind: MessageKind,
 }

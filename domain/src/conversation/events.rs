@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::Kind;
 use super::channel::ChannelInfo;
+use super::support::{Assignment, EndReason, Rating, Status, SupportDetails};
 use crate::Timestamp;
 use crate::actor::Role;
 use crate::ids::{ConversationId, MessageId, TenantId, UserId};
@@ -34,6 +35,14 @@ pub enum ConversationEvent {
     TypingStarted(Typing),
     TypingStopped(Typing),
     ChannelUpdated(ChannelUpdated),
+    ConversationActivated(ConversationActivated),
+    ConversationEscalated(ConversationEscalated),
+    AgentAssigned(AgentAssigned),
+    ConversationEnded(ConversationEnded),
+    ConversationClosed(ConversationClosed),
+    ConversationRated(ConversationRated),
+    ConversationMetadataUpdated(ConversationMetadataUpdated),
+    MessageShared(MessageShared),
 }
 
 impl ConversationEvent {
@@ -52,6 +61,14 @@ impl ConversationEvent {
             Self::TypingStarted(_) => "TypingStarted",
             Self::TypingStopped(_) => "TypingStopped",
             Self::ChannelUpdated(_) => "ChannelUpdated",
+            Self::ConversationActivated(_) => "ConversationActivated",
+            Self::ConversationEscalated(_) => "ConversationEscalated",
+            Self::AgentAssigned(_) => "AgentAssigned",
+            Self::ConversationEnded(_) => "ConversationEnded",
+            Self::ConversationClosed(_) => "ConversationClosed",
+            Self::ConversationRated(_) => "ConversationRated",
+            Self::ConversationMetadataUpdated(_) => "ConversationMetadataUpdated",
+            Self::MessageShared(_) => "MessageShared",
         }
     }
 
@@ -72,6 +89,17 @@ impl ConversationEvent {
                 (&e.tenant, e.kind, &e.conversation_id)
             }
             Self::ChannelUpdated(e) => (&e.tenant, Kind::Channel, &e.conversation_id),
+            // The support workflow is for conversations only.
+            Self::ConversationActivated(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::ConversationEscalated(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::AgentAssigned(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::ConversationEnded(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::ConversationClosed(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::ConversationRated(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
+            Self::ConversationMetadataUpdated(e) => {
+                (&e.tenant, Kind::Conversation, &e.conversation_id)
+            }
+            Self::MessageShared(e) => (&e.tenant, Kind::Conversation, &e.conversation_id),
         }
     }
 
@@ -91,6 +119,10 @@ pub struct ConversationOpened {
     /// Only for channels: the channel as created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<ChannelInfo>,
+    /// Only for support conversations opened by a widget or an app that
+    /// said where the customer came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support: Option<SupportDetails>,
     pub at: Timestamp,
 }
 
@@ -134,6 +166,13 @@ pub struct MessagePosted {
     pub optimistic_id: Option<String>,
     pub thread_id: Option<MessageId>,
     pub mentions: Vec<UserId>,
+    /// A robot's suggestion seen by staff only, until shared.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+    /// On the first message by staff: seconds since the conversation was
+    /// queued (or opened, if it never was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_seconds: Option<i64>,
     pub at: Timestamp,
 }
 
@@ -231,4 +270,109 @@ pub struct ChannelChangeSet {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+}
+
+/// The customer spoke first: the conversation is `active`, or `ai` when a
+/// chatbot answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationActivated {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub status: Status,
+    pub at: Timestamp,
+}
+
+/// Someone asked for a human: `queued` for any agent, or `escalated` to
+/// supervisors by the conversation's agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationEscalated {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub status: Status,
+    pub previous_status: Status,
+    pub reason: Option<String>,
+    pub escalated_by: UserId,
+    pub escalated_by_name: String,
+    pub escalated_by_role: Role,
+    pub at: Timestamp,
+}
+
+/// An agent now handles the conversation (status `agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentAssigned {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub agent_id: UserId,
+    pub agent_name: String,
+    pub agent_role: Role,
+    pub how: Assignment,
+    /// Who assigned it, when not the agent itself.
+    pub assigned_by: Option<UserId>,
+    pub previous_status: Status,
+    pub previous_agent: Option<UserId>,
+    pub queued_at: Option<Timestamp>,
+    /// Seconds it waited in the queue, when it was queued.
+    pub queue_time_seconds: Option<i64>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationEnded {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub reason: EndReason,
+    pub previous_status: Status,
+    pub ended_by: UserId,
+    pub ended_by_name: String,
+    pub ended_by_role: Role,
+    /// The agent who handled it, if any.
+    pub agent_id: Option<UserId>,
+    /// Seconds from the agent's assignment to the end, if an agent handled it.
+    pub handle_time_seconds: Option<i64>,
+    /// Seconds from opening to the end.
+    pub duration_seconds: i64,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationClosed {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub closed_by: UserId,
+    pub closed_by_name: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRated {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub rating: Rating,
+    pub comment: Option<String>,
+    pub rated_by: UserId,
+    /// The agent who handled it, if any (CSAT per agent).
+    pub agent_id: Option<UserId>,
+    pub at: Timestamp,
+}
+
+/// Keys merged into the conversation's metadata (a JSON object); a key set
+/// to null is removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationMetadataUpdated {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub changes: Value,
+    pub updated_by: UserId,
+    pub at: Timestamp,
+}
+
+/// A robot's message is now visible to the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageShared {
+    pub tenant: TenantId,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub shared_by: UserId,
+    pub shared_by_name: String,
+    pub at: Timestamp,
 }

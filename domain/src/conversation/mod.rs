@@ -25,17 +25,23 @@ mod commands;
 mod cqrs;
 mod events;
 mod kind;
+mod support;
 #[cfg(test)]
 mod tests;
+mod workflow;
 
 pub use channel::{ChannelChanges, ChannelInfo, ChannelName, ChannelText};
 pub use commands::{Action, ConversationCommand, MAX_READ_BATCH, NewMessage};
 pub use events::{
-    ChannelChangeSet, ChannelUpdated, ConversationEvent, ConversationOpened, MessageDeleted,
-    MessageEdited, MessagePosted, MessagesRead, ParticipantJoined, ParticipantLeft, Reaction,
-    SCHEMA_VERSION, Typing,
+    AgentAssigned, ChannelChangeSet, ChannelUpdated, ConversationActivated, ConversationClosed,
+    ConversationEnded, ConversationEscalated, ConversationEvent, ConversationMetadataUpdated,
+    ConversationOpened, ConversationRated, MessageDeleted, MessageEdited, MessagePosted,
+    MessageShared, MessagesRead, ParticipantJoined, ParticipantLeft, Reaction, SCHEMA_VERSION,
+    Typing,
 };
 pub use kind::Kind;
+pub use support::{Assignment, EndReason, MessageKind, Rating, Remark, Status, SupportDetails};
+use support::{SupportState, seconds};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -63,6 +69,9 @@ pub struct Conversation {
     messages: HashMap<MessageId, MessageState>,
     /// Per reader, the sequence number of the newest message read.
     read_marks: BTreeMap<UserId, u64>,
+    /// No serde default either: state from before the support workflow is
+    /// rebuilt from the events.
+    support: SupportState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +94,8 @@ struct MessageState {
     deleted: bool,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     reactions: BTreeSet<(Emoji, UserId)>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    hidden: bool,
 }
 
 impl Conversation {
@@ -113,6 +124,16 @@ impl Conversation {
         self.message_count
     }
 
+    /// The support status (channels stay `new`: they have no workflow).
+    pub fn status(&self) -> Status {
+        self.support.status
+    }
+
+    /// The agent handling the conversation, if any.
+    pub fn agent(&self) -> Option<&UserId> {
+        self.support.agent.as_ref()
+    }
+
     /// Decide what happens. Pure: no clock, no IO; refusals produce no events.
     pub fn handle(&self, cmd: ConversationCommand) -> Result<Vec<ConversationEvent>, DomainError> {
         let ConversationCommand {
@@ -132,7 +153,7 @@ impl Conversation {
 
         let Some(opened) = &self.opened else {
             return match action {
-                Action::Join => {
+                Action::Join | Action::Start(_) => {
                     if !actor.role.may_participate() {
                         return Err(DomainError::Forbidden(format!(
                             "the {} role cannot open a {kind}",
@@ -146,6 +167,10 @@ impl Conversation {
                         created_by: actor.user.clone(),
                         created_at: at,
                     });
+                    let support = match action {
+                        Action::Start(details) if kind == Kind::Conversation => Some(details),
+                        _ => None,
+                    };
                     Ok(vec![
                         ConversationEvent::ConversationOpened(ConversationOpened {
                             tenant: tenant.clone(),
@@ -154,6 +179,7 @@ impl Conversation {
                             opened_by: actor.user.clone(),
                             opened_by_role: actor.role,
                             channel,
+                            support,
                             at,
                         }),
                         place.joined(&actor, None),
@@ -169,9 +195,11 @@ impl Conversation {
         }
 
         match action {
-            Action::Join | Action::Rejoin => {
+            Action::Join | Action::Rejoin | Action::Start(_) => {
+                // An agent joining a waiting conversation takes it.
+                let mut taken = self.take_on_join(&place, &actor);
                 if self.is_member(&actor.user) {
-                    return Ok(vec![]);
+                    return Ok(taken);
                 }
                 let allowed = match kind {
                     Kind::Channel => actor.role.may_participate(),
@@ -189,7 +217,8 @@ impl Conversation {
                         Kind::Channel => format!("the {} role cannot join channels", actor.role),
                     }));
                 }
-                Ok(vec![place.joined(&actor, None)])
+                taken.insert(0, place.joined(&actor, None));
+                Ok(taken)
             }
             Action::Leave => {
                 if !self.is_member(&actor.user) {
@@ -228,12 +257,51 @@ impl Conversation {
                 Ok(vec![place.joined(&added, Some(actor.user.clone()))])
             }
             Action::PostMessage(message) => {
-                self.ensure_may_write(&actor)?;
+                self.ensure_may_post(&actor)?;
                 // A resend of a message already posted: done already.
                 if self.messages.contains_key(&message.id) {
                     return Ok(vec![]);
                 }
-                Ok(vec![ConversationEvent::MessagePosted(MessagePosted {
+                if message.kind != MessageKind::Text && !actor.role.is_staff() {
+                    return Err(DomainError::Forbidden(format!(
+                        "only staff may post {} messages",
+                        message.kind.as_str()
+                    )));
+                }
+                if self.support.status.is_over() {
+                    return Err(DomainError::InvalidState(format!(
+                        "the conversation has {}",
+                        self.support.status
+                    )));
+                }
+                let staff = actor.role.is_staff();
+                let first_response_seconds = (staff
+                    && kind == Kind::Conversation
+                    && message.kind == MessageKind::Text
+                    && !self.support.answered)
+                    .then(|| {
+                        self.support
+                            .queued_at
+                            .or(self.support.opened_at)
+                            .map(|since| seconds(since, at))
+                    })
+                    .flatten();
+                let activated = (kind == Kind::Conversation
+                    && self.support.status == Status::New
+                    && actor.role == Role::Customer)
+                    .then(|| {
+                        ConversationEvent::ConversationActivated(ConversationActivated {
+                            tenant: tenant.clone(),
+                            conversation_id: conversation.clone(),
+                            status: if self.support.chatbot {
+                                Status::Ai
+                            } else {
+                                Status::Active
+                            },
+                            at,
+                        })
+                    });
+                let posted = ConversationEvent::MessagePosted(MessagePosted {
                     tenant,
                     kind,
                     conversation_id: conversation,
@@ -242,12 +310,15 @@ impl Conversation {
                     author_name: actor.display_name().to_owned(),
                     author_role: actor.role,
                     content: message.body.into(),
-                    content_type: "text".into(),
+                    content_type: message.kind.as_str().into(),
                     optimistic_id: message.optimistic_id.map(Into::into),
                     thread_id: message.thread_id,
                     mentions: message.mentions,
+                    hidden: message.kind == MessageKind::Robot,
+                    first_response_seconds,
                     at,
-                })])
+                });
+                Ok(std::iter::once(posted).chain(activated).collect())
             }
             Action::EditMessage { id, body, metadata } => {
                 self.ensure_may_write(&actor)?;
@@ -408,6 +479,21 @@ impl Conversation {
                     at,
                 })])
             }
+            action @ (Action::Escalate { .. }
+            | Action::Claim
+            | Action::Assign { .. }
+            | Action::End { .. }
+            | Action::Close
+            | Action::Rate { .. }
+            | Action::UpdateMetadata(_)
+            | Action::ShareMessage { .. }) => {
+                if kind == Kind::Channel {
+                    return Err(DomainError::InvalidState(
+                        "channels have no support workflow".into(),
+                    ));
+                }
+                self.handle_support(&place, &actor, action)
+            }
         }
     }
 
@@ -423,6 +509,9 @@ impl Conversation {
                     channel: e.channel,
                 });
                 self.admitted.insert(e.opened_by);
+                self.support.chatbot = e.support.is_some_and(|s| s.chatbot_id.is_some());
+                self.support.opened_at = Some(e.at);
+                self.support.last_activity = Some(e.at);
             }
             ConversationEvent::ParticipantJoined(e) => {
                 self.admitted.insert(e.user_id.clone());
@@ -433,6 +522,10 @@ impl Conversation {
             }
             ConversationEvent::MessagePosted(e) => {
                 self.message_count += 1;
+                self.support.last_activity = Some(e.at);
+                if e.author_role.is_staff() && e.content_type == "text" {
+                    self.support.answered = true;
+                }
                 self.messages.insert(
                     e.message_id,
                     MessageState {
@@ -440,6 +533,7 @@ impl Conversation {
                         author: e.author_id,
                         deleted: false,
                         reactions: BTreeSet::new(),
+                        hidden: e.hidden,
                     },
                 );
             }
@@ -474,10 +568,26 @@ impl Conversation {
                     opened.channel = Some(e.channel);
                 }
             }
+            ConversationEvent::ConversationActivated(_)
+            | ConversationEvent::ConversationEscalated(_)
+            | ConversationEvent::AgentAssigned(_)
+            | ConversationEvent::ConversationEnded(_)
+            | ConversationEvent::ConversationClosed(_)
+            | ConversationEvent::ConversationRated(_)
+            | ConversationEvent::ConversationMetadataUpdated(_)
+            | ConversationEvent::MessageShared(_) => self.apply_support(event),
             ConversationEvent::MessageEdited(_)
             | ConversationEvent::TypingStarted(_)
             | ConversationEvent::TypingStopped(_) => {}
         }
+    }
+
+    /// Writing, and for the assistant (a service) posting its answers.
+    fn ensure_may_post(&self, actor: &Actor) -> Result<(), DomainError> {
+        if actor.role == Role::Service {
+            return Ok(());
+        }
+        self.ensure_may_write(actor)
     }
 
     fn ensure_may_write(&self, actor: &Actor) -> Result<(), DomainError> {

@@ -46,6 +46,7 @@ fn opened_by(who: &Actor) -> Vec<ConversationEvent> {
             opened_by: who.user.clone(),
             opened_by_role: who.role,
             channel: None,
+            support: None,
             at: at(0),
         }),
         joined_event(who, None, 0),
@@ -83,6 +84,7 @@ fn new_message(text: &str) -> NewMessage {
         optimistic_id: Some(OptimisticId::parse("tmp_1").unwrap()),
         thread_id: None,
         mentions: vec![UserId::parse("bob").unwrap()],
+        kind: MessageKind::Text,
     }
 }
 
@@ -100,6 +102,8 @@ fn posted_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
         optimistic_id: Some("tmp_1".into()),
         thread_id: None,
         mentions: vec![UserId::parse("bob").unwrap()],
+        hidden: false,
+        first_response_seconds: None,
         at: at(second),
     })
 }
@@ -295,7 +299,7 @@ fn leaving_an_unknown_conversation_is_not_found() {
 // ---- messages ----
 
 #[test]
-fn a_participant_posts_a_message() {
+fn a_participant_posts_a_message_and_the_customers_first_one_activates_the_conversation() {
     ConversationTest::with(())
         .given(opened_by(&customer()))
         .when(command(
@@ -303,7 +307,15 @@ fn a_participant_posts_a_message() {
             9,
             Action::PostMessage(new_message("Hello!")),
         ))
-        .then_expect_events(vec![posted_event(&customer(), "Hello!", 9)]);
+        .then_expect_events(vec![
+            posted_event(&customer(), "Hello!", 9),
+            ConversationEvent::ConversationActivated(ConversationActivated {
+                tenant: customer().tenant,
+                conversation_id: conv(),
+                status: Status::Active,
+                at: at(9),
+            }),
+        ]);
 }
 
 #[test]
@@ -311,7 +323,14 @@ fn staff_may_post_without_joining() {
     ConversationTest::with(())
         .given(opened_by(&customer()))
         .when(command(&agent(), 9, Action::PostMessage(new_message("Hi"))))
-        .then_expect_events(vec![posted_event(&agent(), "Hi", 9)]);
+        .then_expect_events(vec![{
+            // Staff's first answer: its delay since the opening is recorded.
+            let mut posted = posted_event(&agent(), "Hi", 9);
+            if let ConversationEvent::MessagePosted(e) = &mut posted {
+                e.first_response_seconds = Some(9);
+            }
+            posted
+        }]);
 }
 
 #[test]
@@ -753,6 +772,7 @@ fn channel_opened_by(who: &Actor) -> Vec<ConversationEvent> {
                 created_by: who.user.clone(),
                 created_at: at(0),
             }),
+            support: None,
             at: at(0),
         }),
         ConversationEvent::ParticipantJoined(ParticipantJoined {

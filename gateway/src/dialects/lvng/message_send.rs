@@ -7,7 +7,7 @@
 //! reconnect) maps to the same message id and the same event id, so it is
 //! stored once and acknowledged with the same id.
 
-use domain::conversation::{Action, Conversation, NewMessage};
+use domain::conversation::{Action, Conversation, MessageKind, NewMessage};
 use domain::ids::{MessageId, UserId};
 use domain::message::{MessageBody, OptimisticId};
 use serde::Deserialize;
@@ -90,6 +90,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         optimistic_id: optimistic_id.clone(),
         thread_id,
         mentions,
+        kind: MessageKind::Text,
     };
     run(
         call,

@@ -58,12 +58,17 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
     Some(match &update.change {
         // The sender's other devices in the room see their own messages,
         // edits, deletions, reactions and reads too.
-        Change::MessagePosted(m) => (
+        // lvng rooms hold customers and staff alike: a robot's suggestion
+        // reaches them only once shared.
+        Change::MessagePosted(m) if m.hidden => return None,
+        Change::MessagePosted(m) | Change::MessageShared(m) => (
             room_name(&m.room),
             "message:new",
             render::message_new(m),
             Everyone,
         ),
+        // The seed has no support workflow events.
+        Change::Support { .. } | Change::QueueMoved { .. } => return None,
         Change::MessageEdited {
             room,
             message_id,

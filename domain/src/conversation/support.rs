@@ -1,0 +1,360 @@
+//! The support life of a conversation: its status, who handles it, how it
+//! ended and how the customer rated it (the chatbot seed's
+//! `ConversationStatus`, `IConversation` timestamps and metrics).
+//!
+//! ```text
+//! new ──first customer message──▶ active (ai with a chatbot)
+//! new | active | ai ──escalate──▶ queued ──claim / agent joins / auto──▶ agent
+//! agent ──escalate (its agent or staff)──▶ escalated ──supervisor claims──▶ agent
+//! any but ended/closed ──end──▶ ended ──close (staff)──▶ closed
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::DomainError;
+use crate::Timestamp;
+use crate::ids::{ChatbotId, SessionId, UserId};
+
+/// The chatbot seed's `ConversationStatus`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Opened, nothing said yet.
+    #[default]
+    New,
+    /// The customer spoke; no chatbot, no agent.
+    Active,
+    /// The customer spoke to a chatbot, which handles the conversation.
+    Ai,
+    /// Waiting for an agent.
+    Queued,
+    /// An agent handles it.
+    Agent,
+    /// Its agent handed it up: waiting for a supervisor.
+    Escalated,
+    Ended,
+    /// Ended and wrapped up by staff.
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::New,
+        Status::Active,
+        Status::Ai,
+        Status::Queued,
+        Status::Agent,
+        Status::Escalated,
+        Status::Ended,
+        Status::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Active => "active",
+            Status::Ai => "ai",
+            Status::Queued => "queued",
+            Status::Agent => "agent",
+            Status::Escalated => "escalated",
+            Status::Ended => "ended",
+            Status::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "status",
+                    format!(
+                        "unknown status {raw:?} (new, active, ai, queued, agent, escalated, ended, closed)"
+                    ),
+                )
+            })
+    }
+
+    /// Ended or closed: nothing more happens in it.
+    pub fn is_over(self) -> bool {
+        matches!(self, Status::Ended | Status::Closed)
+    }
+
+    /// Waiting in the queue for a human.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Status::Queued | Status::Escalated)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a conversation ended (the seed's `conversation-ended` reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    UserEnded,
+    AgentEnded,
+    Timeout,
+    Resolved,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::UserEnded => "user_ended",
+            EndReason::AgentEnded => "agent_ended",
+            EndReason::Timeout => "timeout",
+            EndReason::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Ok(match raw {
+            "user_ended" => EndReason::UserEnded,
+            "agent_ended" => EndReason::AgentEnded,
+            "timeout" => EndReason::Timeout,
+            "resolved" => EndReason::Resolved,
+            other => {
+                return Err(DomainError::invalid(
+                    "reason",
+                    format!(
+                        "unknown reason {other:?} (user_ended, agent_ended, timeout, resolved)"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// The customer's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rating {
+    Good,
+    Bad,
+}
+
+impl Rating {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Good => "good",
+            Rating::Bad => "bad",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw {
+            "good" => Ok(Rating::Good),
+            "bad" => Ok(Rating::Bad),
+            other => Err(DomainError::invalid(
+                "rating",
+                format!("must be \"good\" or \"bad\", not {other:?}"),
+            )),
+        }
+    }
+}
+
+/// A short free text from a person: a rating's comment, an escalation's
+/// reason. At most 2,000 characters, no control characters other than line
+/// breaks and tabs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remark(String);
+
+impl Remark {
+    pub const MAX_CHARS: usize = 2_000;
+
+    pub fn parse(field: &'static str, raw: impl Into<String>) -> Result<Self, DomainError> {
+        let raw = raw.into();
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(DomainError::invalid(
+                field,
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        if raw
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(DomainError::invalid(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Remark> for String {
+    fn from(c: Remark) -> String {
+        c.0
+    }
+}
+
+/// What a widget tells about the visitor when it opens a conversation (the
+/// seed's `IConversation.metadata`, with the chatbot and session).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chatbot_id: Option<ChatbotId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+}
+
+impl SupportDetails {
+    /// The longest user agent, address or referrer kept; longer ones are cut
+    /// (they are informational, and come from headers).
+    pub const MAX_FIELD_CHARS: usize = 512;
+
+    /// Clip a header-borne value to something safe to store.
+    pub fn clip(raw: &str) -> Option<String> {
+        let clean: String = raw
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::MAX_FIELD_CHARS)
+            .collect();
+        (!clean.is_empty()).then_some(clean)
+    }
+}
+
+/// How an agent came to handle a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assignment {
+    /// The agent claimed it.
+    Claimed,
+    /// The agent joined it while it waited.
+    Joined,
+    /// Auto-assignment picked the agent.
+    Auto,
+    /// A supervisor or admin assigned it.
+    Assigned,
+}
+
+/// The kind of a posted message (buddy's `MessageType`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    #[default]
+    Text,
+    /// A notice by staff or the system.
+    System,
+    /// A robot's suggestion, seen by staff only until shared.
+    Robot,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::System => "system",
+            MessageKind::Robot => "robot",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        match raw {
+            "text" => Ok(MessageKind::Text),
+            "system" => Ok(MessageKind::System),
+            "robot" => Ok(MessageKind::Robot),
+            other => Err(DomainError::invalid(
+                "type",
+                format!("unknown message type {other:?} (text, system, robot)"),
+            )),
+        }
+    }
+}
+
+/// The support facts later decisions need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(super) struct SupportState {
+    pub status: Status,
+    pub chatbot: bool,
+    pub opened_at: Option<Timestamp>,
+    pub last_activity: Option<Timestamp>,
+    pub queued_at: Option<Timestamp>,
+    pub agent: Option<UserId>,
+    pub agent_name: Option<String>,
+    pub assigned_at: Option<Timestamp>,
+    /// Has staff answered yet (for the first response time)?
+    pub answered: bool,
+    pub rating: Option<(Rating, Option<String>)>,
+}
+
+/// Whole seconds from `from` to `to`, never negative.
+pub(super) fn seconds(from: Timestamp, to: Timestamp) -> i64 {
+    (to - from).num_seconds().max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_wire_names() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()).unwrap(), status);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        assert!(Status::parse("open").is_err());
+    }
+
+    #[test]
+    fn end_reasons_and_ratings_parse_only_the_seeds_values() {
+        assert_eq!(
+            EndReason::parse("user_ended").unwrap(),
+            EndReason::UserEnded
+        );
+        assert_eq!(
+            serde_json::to_value(EndReason::AgentEnded).unwrap(),
+            "agent_ended"
+        );
+        assert!(EndReason::parse("bored").is_err());
+        assert_eq!(Rating::parse("bad").unwrap(), Rating::Bad);
+        assert!(Rating::parse("meh").is_err());
+    }
+
+    #[test]
+    fn a_comment_is_bounded_and_free_of_control_characters() {
+        assert!(Remark::parse("comment", "great\nthanks").is_ok());
+        assert!(Remark::parse("comment", "x".repeat(2_001)).is_err());
+        assert!(Remark::parse("reason", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn header_values_are_clipped_and_cleaned() {
+        assert_eq!(
+            SupportDetails::clip("Mozilla\u{7}/5.0").unwrap(),
+            "Mozilla/5.0"
+        );
+        assert_eq!(
+            SupportDetails::clip(&"a".repeat(600)).unwrap().len(),
+            SupportDetails::MAX_FIELD_CHARS
+        );
+        assert_eq!(SupportDetails::clip("\u{1}"), None);
+    }
+
+    #[test]
+    fn message_kinds_parse_buddys_types() {
+        assert_eq!(MessageKind::parse("robot").unwrap(), MessageKind::Robot);
+        assert!(MessageKind::parse("image").is_err());
+    }
+}
