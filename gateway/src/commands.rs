@@ -43,8 +43,34 @@ pub async fn on_conversation(
     action: Action,
     command_id: Option<Uuid>,
 ) -> Result<(), WireError> {
+    on_conversation_timed(
+        state,
+        origin,
+        command,
+        kind,
+        conversation,
+        action,
+        command_id,
+    )
+    .await
+    .map(drop)
+}
+
+/// As [`on_conversation`], answering with the time the command's events
+/// carry, for dialects that tell the caller what was recorded (a message's
+/// timestamp) without reading it back. When the command changed nothing,
+/// it is the time it was decided at.
+pub async fn on_conversation_timed(
+    state: &AppState,
+    origin: &Origin<'_>,
+    command: &'static str,
+    kind: Kind,
+    conversation: &ConversationId,
+    action: Action,
+    command_id: Option<Uuid>,
+) -> Result<Timestamp, WireError> {
     let stream = Conversation::stream_id(kind, &origin.actor.tenant, conversation);
-    run(
+    run_timed(
         state,
         &state.conversations,
         origin,
@@ -78,6 +104,25 @@ pub async fn run<A>(
 where
     A: Aggregate<Error = DomainError> + 'static,
 {
+    run_timed(state, framework, origin, command, stream, command_id, make)
+        .await
+        .map(drop)
+}
+
+/// [`run`], answering with the time the command was decided at (every
+/// attempt uses the same).
+async fn run_timed<A>(
+    state: &AppState,
+    framework: &CqrsFramework<A, AggregateStore<A>>,
+    origin: &Origin<'_>,
+    command: &'static str,
+    stream: &str,
+    command_id: Option<Uuid>,
+    make: impl Fn(Timestamp) -> A::Command,
+) -> Result<Timestamp, WireError>
+where
+    A: Aggregate<Error = DomainError> + 'static,
+{
     let command_id = command_id.unwrap_or_else(Uuid::now_v7);
     let metadata = metadata(origin, command, command_id);
     // The wire shows milliseconds; storing exactly that makes a client's
@@ -95,7 +140,7 @@ where
             }
         }
     };
-    state.inflight.track_future(attempts).await
+    state.inflight.track_future(attempts).await.map(|()| at)
 }
 
 /// What every event records about the command that caused it.

@@ -219,6 +219,7 @@ impl Projection for ConversationMessages {
                     room,
                     user_id: e.user_id,
                     user_name: e.user_name,
+                    role: e.role,
                     at: e.at,
                 },
                 ConversationEvent::TypingStarted(e) | ConversationEvent::TypingStopped(e) => {
@@ -233,6 +234,7 @@ impl Projection for ConversationMessages {
                 ConversationEvent::ConversationOpened(e) => Change::Opened {
                     room,
                     opened_by: e.opened_by,
+                    opened_by_role: e.opened_by_role,
                     at: e.at,
                 },
                 // The support projection publishes the workflow.
@@ -664,4 +666,26 @@ pub async fn last_read(
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
     row.map(|r| MessageId::parse(r.try_get::<String, _>(0)?).map_err(bad))
         .transpose()
+}
+
+/// How many messages a conversation held once the message at `position`
+/// was posted: its number in the conversation, counting every message
+/// (hidden ones and tombstones too: it is staff's count). Exact whatever
+/// was posted since.
+pub async fn count_through(
+    db: &Db,
+    room: &Room,
+    position: Position,
+) -> Result<u64, ProjectionError> {
+    let n: i64 = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM conversation_messages WHERE {IN_ROOM} AND position <= $4"
+        ))),
+        room,
+    )
+    .bind(position)
+    .fetch_one(db.pool())
+    .await?
+    .try_get(0)?;
+    Ok(n as u64)
 }

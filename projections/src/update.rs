@@ -33,6 +33,8 @@ pub enum Change {
     Opened {
         room: Room,
         opened_by: UserId,
+        /// The opener's role (the opener is its first participant).
+        opened_by_role: Role,
         at: DateTime<Utc>,
     },
     MessagePosted(MessageView),
@@ -79,6 +81,8 @@ pub enum Change {
         room: Room,
         user_id: UserId,
         user_name: String,
+        /// `None` for leaves recorded before events carried it.
+        role: Option<Role>,
         at: DateTime<Utc>,
     },
     Typing {

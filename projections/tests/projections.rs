@@ -138,6 +138,7 @@ both_backends!(
     read_markers_move_forward_and_drive_unread_counts,
     channels_are_listed_apart_from_conversations_with_their_settings,
     a_rebuild_from_position_zero_gives_the_same_views,
+    a_messages_number_counts_only_its_conversations_messages_up_to_it,
 );
 
 async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) {
@@ -292,6 +293,12 @@ async fn updates_are_published_after_commit_in_log_order(backend: Backend) {
                 .await
                 .unwrap();
             assert_eq!(found.as_ref(), Some(m));
+        }
+        // Listeners learn the roles from the update itself.
+        match &update.change {
+            Change::Opened { opened_by_role, .. } => assert_eq!(*opened_by_role, Role::Customer),
+            Change::ParticipantLeft { role, .. } => assert_eq!(*role, Some(Role::Agent)),
+            _ => {}
         }
         seen.push(update);
     }
@@ -805,5 +812,40 @@ async fn a_rebuild_from_position_zero_gives_the_same_views(backend: Backend) {
         conversation_list::get(db, &room).await.unwrap(),
         list_before
     );
+    projector.stop().await;
+}
+
+async fn a_messages_number_counts_only_its_conversations_messages_up_to_it(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    let eve = person("globex", "eve", Role::Customer);
+    world.run(&ana, "c1", Action::Join).await;
+    world.run(&ana, "c2", Action::Join).await;
+    world.run(&eve, "c1", Action::Join).await;
+    let mut mine = Vec::new();
+    for n in 0..3 {
+        mine.push(world.post(&ana, "c1", &format!("c1 #{n}")).await);
+        // Interleaved: another conversation, and the same id in another tenant.
+        world.post(&ana, "c2", "elsewhere").await;
+        world.post(&eve, "c1", "other tenant").await;
+    }
+    world.caught_up(&projector).await;
+    let (_, room) = ids("acme", "c1");
+    for (n, id) in mine.iter().enumerate() {
+        let position = conversation_messages::position_of(world.log.db(), &room, id)
+            .await
+            .unwrap()
+            .expect("the message is projected");
+        let number = conversation_messages::count_through(world.log.db(), &room, position)
+            .await
+            .unwrap();
+        assert_eq!(number, n as u64 + 1, "message {n}");
+    }
+    // Up to the head, it is the whole count.
+    let all = conversation_messages::count_through(world.log.db(), &room, world.log.head())
+        .await
+        .unwrap();
+    assert_eq!(all, 3);
     projector.stop().await;
 }

@@ -148,6 +148,10 @@ pub struct ParticipantLeft {
     pub conversation_id: ConversationId,
     pub user_id: UserId,
     pub user_name: String,
+    /// The leaver's role, for listeners that show it (absent from events
+    /// recorded before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     pub at: Timestamp,
 }
 

@@ -73,6 +73,7 @@ fn left_event(who: &Actor, second: u32) -> ConversationEvent {
         conversation_id: conv(),
         user_id: who.user.clone(),
         user_name: who.display_name().into(),
+        role: Some(who.role),
         at: at(second),
     })
 }
@@ -468,6 +469,23 @@ fn events_recorded_before_channels_existed_still_load_as_conversation_events() {
     // And conversation events are still written without a kind.
     let json = serde_json::to_value(&event).unwrap();
     assert!(json["TypingStarted"].get("kind").is_none());
+}
+
+#[test]
+fn a_leave_recorded_before_it_carried_the_role_still_loads_without_one() {
+    let old = serde_json::json!({ "ParticipantLeft": {
+        "tenant": "acme", "conversation_id": "conv-1", "user_id": "u1",
+        "user_name": "U", "at": "2026-11-22T10:00:00Z"
+    }});
+    let ConversationEvent::ParticipantLeft(left) = serde_json::from_value(old).unwrap() else {
+        panic!("not a ParticipantLeft");
+    };
+    assert_eq!(left.role, None);
+    // New ones carry it.
+    let ConversationEvent::ParticipantLeft(left) = left_event(&agent(), 1) else {
+        unreachable!()
+    };
+    assert_eq!(left.role, Some(Role::Agent));
 }
 
 // ---- edits, deletions, reactions, reads ----

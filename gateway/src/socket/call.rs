@@ -84,6 +84,22 @@ impl Call {
         }
     }
 
+    /// Answer the ack callback if the caller gave one; otherwise send
+    /// `event` to the caller (for queries whose seed names no answer event).
+    pub fn respond(&self, event: &str, ack: &impl Serialize, otherwise: &impl Serialize) {
+        let ack_sender = self.ack.lock().ok().and_then(|mut a| a.take());
+        match ack_sender {
+            Some(sender) => {
+                let _ = sender.send(ack);
+            }
+            None => {
+                if let Err(error) = self.socket.emit(event, otherwise) {
+                    tracing::debug!(socket = %self.socket.id, %error, event, "reply not delivered");
+                }
+            }
+        }
+    }
+
     /// Tell the caller (and only the caller) what went wrong.
     pub fn fail(&self, error: WireError) {
         tracing::debug!(socket = %self.socket.id, event = %self.event, code = error.code, "refused");

@@ -199,6 +199,7 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
             user_id,
             user_name,
             at,
+            ..
         } => (
             room_name(room),
             match room.kind {
@@ -344,6 +345,7 @@ fn activity(change: &Change) -> Option<(String, &'static str, Value)> {
             room,
             opened_by,
             at,
+            ..
         } => (room, "conversation:opened", opened_by, None, None, at),
         Change::MessagePosted(m) => (
             &m.room,
