@@ -18,6 +18,7 @@
 //!   commands and its versioned events.
 //! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
 //! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
+//! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod message;
 pub mod policy;
 pub mod presence;
+pub mod settings;
 pub mod swarm;
 
 pub use error::DomainError;

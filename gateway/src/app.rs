@@ -65,7 +65,9 @@ pub async fn serve(
         vec![Box::new(swarm_recorder.clone())],
         (),
     );
+    let support = crate::support::Support::new(&log, &config);
     let state = AppState::new(Inner {
+        support,
         config,
         log,
         conversations,
@@ -91,6 +93,7 @@ pub async fn serve(
     socket::register(&io);
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
+    let policies = crate::support::PolicyRunner::start(state.clone());
 
     let router = http::router().layer(layer).with_state(state.clone());
     let (closing, cleaning) = (io.clone(), state.clone());
@@ -111,6 +114,7 @@ pub async fn serve(
         .await?;
 
     reaper.stop().await;
+    policies.stop().await;
     state.inflight.close();
     state.inflight.wait().await;
     state.log.close().await;
