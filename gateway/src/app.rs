@@ -132,7 +132,7 @@ async fn push_updates(io: SocketIo, state: AppState) {
             // Once shutdown closed the namespace nobody is left to tell
             // (and socketioxide's room operators would panic).
             Ok(_) if io.of("/").is_none() => break,
-            Ok(update) => dialects::push(&io, &update).await,
+            Ok(update) => dialects::push(&io, &state, &update).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,

@@ -43,6 +43,15 @@ impl Call {
         }
     }
 
+    /// Forget the ack sender when the client gave no callback, so that
+    /// [`Call::respond`] knows to send an event instead.
+    pub fn ack_requested(self, requested: bool) -> Self {
+        if !requested && let Ok(mut ack) = self.ack.lock() {
+            ack.take();
+        }
+        self
+    }
+
     /// Decode the payload. Unknown fields are ignored; missing or mistyped
     /// ones are a `VALIDATION_ERROR` naming the event and the problem.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, WireError> {

@@ -156,6 +156,7 @@ async fn on_event(
     PayloadSize(size): PayloadSize,
     TryData(data): TryData<Value>,
     ack: AckSender,
+    AckRequested(ack_requested): AckRequested,
     State(state): State<AppState>,
 ) {
     let (Some(session), Some(limit)) = (
@@ -172,7 +173,8 @@ async fn on_event(
         event,
         data.unwrap_or(Value::Null),
         ack,
-    );
+    )
+    .ack_requested(ack_requested);
     let outcome = if let Err(retry_after) = admitted {
         Err(WireError::rate_limited(
             call.state.config.rate_limit_events,
@@ -199,6 +201,21 @@ async fn on_event(
     };
     if let Err(error) = outcome {
         call.fail(error);
+    }
+}
+
+/// Did the client give an ack callback? (`AckSender` cannot say.)
+struct AckRequested(bool);
+
+impl<A: Adapter> FromMessageParts<A> for AckRequested {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(AckRequested(ack_id.is_some()))
     }
 }
 

@@ -1,0 +1,84 @@
+//! `send_message` (`CreateMessageDto {conversationId, fromUserId, fromRole,
+//! content, type?}`) → `new_message` (`Message`) to the room through the
+//! projection; the ack gets the same `Message` once it is durable.
+//!
+//! A robot message (`fromRole: "robot"` or `type: "robot"`, staff only) is
+//! hidden from customers: it reaches the conversation's staff room only,
+//! with `isVisible: false`, until `share_robot_message`. `type: "system"`
+//! is staff's too.
+
+use domain::conversation::{Action, MessageKind, NewMessage};
+use domain::ids::MessageId;
+use domain::message::MessageBody;
+use serde::Deserialize;
+
+use super::{UserRole, conversation, ensure_caller, render, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateMessage {
+    conversation_id: String,
+    from_user_id: String,
+    from_role: String,
+    content: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: CreateMessage = call.parse()?;
+    let room = conversation(call, &request.conversation_id)?;
+    let in_conversation = |e: WireError| e.in_conversation(room.id.as_str());
+    let role = UserRole::parse("fromRole", &request.from_role).map_err(in_conversation)?;
+    let kind = request
+        .kind
+        .as_deref()
+        .map(MessageKind::parse)
+        .transpose()
+        .map_err(|e| in_conversation(e.into()))?;
+    let body = MessageBody::parse(request.content).map_err(|e| in_conversation(e.into()))?;
+    let kind = match (role, kind) {
+        (UserRole::Robot, None | Some(MessageKind::Robot)) => MessageKind::Robot,
+        (UserRole::Robot, Some(other)) => {
+            return Err(in_conversation(WireError::validation(format!(
+                "a robot's message is of type robot, not {}",
+                other.as_str()
+            ))));
+        }
+        (_, kind) => kind.unwrap_or_default(),
+    };
+    ensure_caller(call, &room, "fromUserId", &request.from_user_id)?;
+    if !role.claimable_by(call.actor.role) {
+        return Err(in_conversation(WireError::forbidden(format!(
+            "fromRole {} does not match your role",
+            role.as_str()
+        ))));
+    }
+    let id = MessageId::generate();
+    let content = body.as_str().to_owned();
+    let message = NewMessage {
+        id: id.clone(),
+        body,
+        optimistic_id: None,
+        thread_id: None,
+        mentions: Vec::new(),
+        kind,
+    };
+    let at = run(call, "send_message", &room, Action::PostMessage(message)).await?;
+    call.answer(
+        &render::Message {
+            id: id.as_str(),
+            room: &room,
+            from: &call.actor.user,
+            role: call.actor.role,
+            content: &content,
+            kind: kind.as_str(),
+            at,
+            hidden: kind == MessageKind::Robot,
+        }
+        .render(),
+    );
+    Ok(())
+}

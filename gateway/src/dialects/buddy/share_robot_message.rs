@@ -1,0 +1,43 @@
+//! `share_robot_message {originalMessageId, conversationId, fromUserId}`
+//! (staff) → the robot message becomes visible: `new_message` with
+//! `isVisible: true` to the whole room, customers included, through the
+//! projection. The ack gets `{success, conversationId, originalMessageId}`.
+//! Sharing a message that is already visible changes nothing.
+
+use domain::conversation::Action;
+use domain::ids::MessageId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{conversation, ensure_caller, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Share {
+    original_message_id: String,
+    conversation_id: String,
+    from_user_id: String,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Share = call.parse()?;
+    let room = conversation(call, &request.conversation_id)?;
+    let id = MessageId::parse(request.original_message_id)
+        .map_err(|e| WireError::from(e).in_conversation(room.id.as_str()))?;
+    ensure_caller(call, &room, "fromUserId", &request.from_user_id)?;
+    run(
+        call,
+        "share_robot_message",
+        &room,
+        Action::ShareMessage { id: id.clone() },
+    )
+    .await?;
+    call.answer(&json!({
+        "success": true,
+        "conversationId": room.id.as_str(),
+        "originalMessageId": id.as_str(),
+    }));
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `typing_start {conversationId, userId, userName}` and `typing_stop
+//! {conversationId, userId}` → `user_typing {conversationId, userId,
+//! userName, isTyping}` to the others in the room, through the projection
+//! (`isTyping` is Parley's: the seed has one event for both). The name
+//! shown is the token's; the payload's `userName` is not used.
+
+use domain::conversation::Action;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{conversation, ensure_caller, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Typing {
+    conversation_id: String,
+    user_id: String,
+    // Typed so that a malformed one is refused; the token names the user.
+    #[serde(rename = "userName")]
+    _user_name: Option<String>,
+}
+
+pub async fn handle(call: &Call, started: bool) -> Result<(), WireError> {
+    let request: Typing = call.parse()?;
+    let room = conversation(call, &request.conversation_id)?;
+    ensure_caller(call, &room, "userId", &request.user_id)?;
+    let (name, action) = if started {
+        ("typing_start", Action::StartTyping)
+    } else {
+        ("typing_stop", Action::StopTyping)
+    };
+    run(call, name, &room, action).await?;
+    call.answer(&json!({ "success": true }));
+    Ok(())
+}
