@@ -460,7 +460,7 @@ impl KeyRecord {
         let same_id = self.key_id == presented.key_id;
         let secret_ok = self.secret_hash.matches(&presented.secret);
         if !(same_id & secret_ok) {
-            return Err(DomainError::Forbidden("unknown or invalid key".into()));
+            return Err(unknown_key());
         }
         if self.revoked {
             return Err(DomainError::Forbidden("this key was revoked".into()));
@@ -488,6 +488,12 @@ impl KeyRecord {
         }
         Ok(())
     }
+}
+
+/// The refusal of a key nobody issued, worded exactly as that of a key
+/// presented with a wrong secret: callers who find no key say this.
+pub fn unknown_key() -> DomainError {
+    DomainError::Forbidden("unknown or invalid key".into())
 }
 
 /// The decision state of one key: nothing until issued.
