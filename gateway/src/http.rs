@@ -1,16 +1,17 @@
 //! HTTP: health, and REST reads for consoles. Errors are JSON
 //! `{"error": {code, message, details?}}` with a matching status.
 //!
-//! Besides this file: `calls` (call transcripts) and `swarm` (posting swarm
-//! steps).
+//! Besides this file: `calls` (call transcripts), `swarm` (posting swarm
+//! steps) and `keys` (widget and API keys).
 
 mod calls;
+mod keys;
 mod swarm;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use domain::actor::{Actor, Role};
 use domain::conversation::Kind;
@@ -34,6 +35,8 @@ pub fn router() -> Router<AppState> {
             get(calls::transcript),
         )
         .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
+        .route("/api/v1/keys", post(keys::create).get(keys::list))
+        .route("/api/v1/keys/{key_id}", delete(keys::revoke))
         .fallback(|| async { WireError::not_found("no such route") })
 }
 
