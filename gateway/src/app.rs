@@ -65,6 +65,11 @@ pub async fn serve(
         vec![Box::new(swarm_recorder.clone())],
         (),
     );
+    let access_keys = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let support = crate::support::Support::new(&log, &config);
     let state = AppState::new(Inner {
         support,
@@ -76,6 +81,7 @@ pub async fn serve(
         calls,
         swarm_sessions,
         swarm_recorder,
+        access_keys,
         projector,
         auth,
         inflight: TaskTracker::new(),

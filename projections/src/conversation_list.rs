@@ -241,10 +241,11 @@ const COLUMNS: &str = "l.tenant, l.kind, l.conversation_id, l.opened_by, l.opene
      l.message_count, l.last_message_at, l.last_activity_at, l.name, l.description, l.topic";
 
 /// Messages by others, not deleted, after the reader's marker (`$4`; none
-/// when it is NULL).
+/// when it is NULL). Robot suggestions not yet shared are nobody's to read.
 const UNREAD: &str = "CASE WHEN $4 IS NULL THEN NULL ELSE (SELECT COUNT(*) \
      FROM conversation_messages m WHERE m.tenant = l.tenant AND m.kind = l.kind \
-     AND m.conversation_id = l.conversation_id AND m.deleted_at IS NULL AND m.author_id <> $4 \
+     AND m.conversation_id = l.conversation_id AND m.deleted_at IS NULL AND m.hidden = 0 \
+     AND m.author_id <> $4 \
      AND m.position > COALESCE((SELECT r.last_read_position FROM read_state r \
          WHERE r.tenant = l.tenant AND r.kind = l.kind \
          AND r.conversation_id = l.conversation_id AND r.user_id = $4), 0)) END";
@@ -369,13 +370,14 @@ fn decode(row: &AnyRow) -> Result<ConversationSummary, ProjectionError> {
     })
 }
 
-/// Messages by others in one conversation (deleted ones aside) after
-/// `reader`'s marker: the `unreadCount` of a conversation found some other
-/// way than [`list`].
+/// Messages by others in one conversation (deleted and hidden ones aside)
+/// after `reader`'s marker: the `unreadCount` of a conversation found some
+/// other way than [`list`].
 pub async fn unread_count(db: &Db, room: &Room, reader: &UserId) -> Result<u64, ProjectionError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM conversation_messages m WHERE m.tenant = $1 AND m.kind = $2 \
-         AND m.conversation_id = $3 AND m.deleted_at IS NULL AND m.author_id <> $4 \
+         AND m.conversation_id = $3 AND m.deleted_at IS NULL AND m.hidden = 0 \
+         AND m.author_id <> $4 \
          AND m.position > COALESCE((SELECT r.last_read_position FROM read_state r \
              WHERE r.tenant = $1 AND r.kind = $2 AND r.conversation_id = $3 \
              AND r.user_id = $4), 0)",

@@ -10,6 +10,7 @@ use domain::conversation::{
 };
 use domain::ids::{ChatbotId, ConversationId, MessageId, SessionId, TenantId, UserId};
 use domain::message::{MessageBody, MessageMetadata};
+use projections::conversation_list;
 use projections::conversation_messages::{self, Cursor, Since, Visibility};
 use projections::support::{self, SupportChange, SupportQuery, SupportView};
 use projections::update::Change;
@@ -855,6 +856,8 @@ async fn hidden_messages_are_left_out_for_customers_until_shared(backend: Backen
             .unwrap()
             .is_empty()
     );
+    // Nobody is to read a hidden suggestion: ana has one unread message.
+    assert_eq!(unread(&world, &room).await, (1, 1));
     // The customer's cursor: the last message they saw.
     let cursor = conversation_messages::position_of(db, &room, &last)
         .await
@@ -890,6 +893,7 @@ async fn hidden_messages_are_left_out_for_customers_until_shared(backend: Backen
         .unwrap();
     assert_eq!(ids(&page.messages), [first, robot.clone(), last]);
     assert!(!page.messages[1].hidden);
+    assert_eq!(unread(&world, &room).await, (2, 2));
     // A customer who rejoins after the share finds it among the changes.
     let (changed, _) =
         conversation_messages::changed_since(db, &room, everyone, &Since::Position(cursor), 10)
@@ -897,6 +901,25 @@ async fn hidden_messages_are_left_out_for_customers_until_shared(backend: Backen
             .unwrap();
     assert_eq!(ids(&changed), [robot]);
     projector.stop().await;
+}
+
+/// ana's unread count in `room`, by the list and by the single query.
+async fn unread(world: &World, room: &Room) -> (u64, u64) {
+    let db = world.log.db();
+    let query = conversation_list::ListQuery {
+        kind: Kind::Conversation,
+        participant: None,
+        reader: Some(user("ana")),
+        offset: 0,
+        limit: 10,
+    };
+    let listed = conversation_list::list(db, &room.tenant, &query)
+        .await
+        .unwrap();
+    let single = conversation_list::unread_count(db, room, &user("ana"))
+        .await
+        .unwrap();
+    (listed.items[0].unread_count.unwrap(), single)
 }
 
 /// Dropping the rows and the checkpoint and replaying the log from position
