@@ -11,7 +11,7 @@
 //! - [`config`]: [`Config`], from the environment.
 //! - [`auth`]: JWT verification and credential extraction.
 //! - [`socket`]: connect and authenticate, then route every event.
-//! - [`dialects`]: one module per wire dialect (`lvng`, …).
+//! - [`dialects`]: one module per wire dialect (`lvng`, `buddy`, …).
 //! - [`commands`]: running domain commands with metadata and retries.
 //! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
