@@ -251,16 +251,14 @@ impl Visitor {
                     at,
                 })
             }
-            TrackingAction::ViewPage { page, referrer } => {
-                TrackingEvent::PageViewed(PageViewed {
-                    tenant: actor.tenant,
-                    user_id: actor.user,
-                    role: actor.role,
-                    page: page.into(),
-                    referrer: referrer.map(Into::into),
-                    at,
-                })
-            }
+            TrackingAction::ViewPage { page, referrer } => TrackingEvent::PageViewed(PageViewed {
+                tenant: actor.tenant,
+                user_id: actor.user,
+                role: actor.role,
+                page: page.into(),
+                referrer: referrer.map(Into::into),
+                at,
+            }),
         }])
     }
 
@@ -419,7 +417,12 @@ mod tests {
     fn another_users_stream_is_not_found() {
         VisitorTest::with(())
             .given(vec![tracked(&visitor(), 0, "click", None)])
-            .when(track(&actor("someone-else", Role::Customer), 1, "click", None))
+            .when(track(
+                &actor("someone-else", Role::Customer),
+                1,
+                "click",
+                None,
+            ))
             .then_expect_error(DomainError::NotFound("visitor someone-else".into()));
     }
 
@@ -454,7 +457,13 @@ mod tests {
         for raw in ["", "/a b", "/a\tb", &format!("/{}", "x".repeat(2_048))] {
             let refused = PageUrl::parse("referrer", raw);
             assert!(
-                matches!(refused, Err(DomainError::Invalid { field: "referrer", .. })),
+                matches!(
+                    refused,
+                    Err(DomainError::Invalid {
+                        field: "referrer",
+                        ..
+                    })
+                ),
                 "{raw:?}"
             );
         }

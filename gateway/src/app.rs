@@ -65,6 +65,11 @@ pub async fn serve(
         vec![Box::new(swarm_recorder.clone())],
         (),
     );
+    let visitors = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let state = AppState::new(Inner {
         config,
         log,
@@ -77,6 +82,7 @@ pub async fn serve(
         projector,
         auth,
         inflight: TaskTracker::new(),
+        visitors,
     });
 
     let (layer, io) = SocketIo::builder()
@@ -101,7 +107,9 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
+    // The peer address: where a widget visitor connects from.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");
@@ -128,7 +136,7 @@ async fn push_updates(io: SocketIo, state: AppState) {
             // Once shutdown closed the namespace nobody is left to tell
             // (and socketioxide's room operators would panic).
             Ok(_) if io.of("/").is_none() => break,
-            Ok(update) => dialects::push(&io, &update).await,
+            Ok(update) => dialects::push(&io, &state, &update).await,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,

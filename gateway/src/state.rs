@@ -5,6 +5,7 @@ use domain::call::Call;
 use domain::conversation::Conversation;
 use domain::presence::Presence;
 use domain::swarm::SwarmSession;
+use domain::tracking::Visitor;
 use projections::Projector;
 use std::sync::Arc;
 use store::{AggregateStore, EventLog};
@@ -19,6 +20,7 @@ pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation
 pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
 pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
 pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
+pub type Visitors = CqrsFramework<Visitor, AggregateStore<Visitor>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -40,6 +42,8 @@ pub struct Inner {
     pub auth: Authenticator,
     /// Commands in flight; shutdown waits for them before closing the log.
     pub inflight: TaskTracker,
+    /// Site activity and page views (the chatbot dialect's tracking).
+    pub visitors: Visitors,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 //! Each decodes inbound events into domain commands or queries, and renders
 //! projection updates into its own outbound events and rooms.
 
+pub mod chatbot;
 pub mod lvng;
 
 use projections::Update;
@@ -9,10 +10,14 @@ use socketioxide::SocketIo;
 
 use crate::error::WireError;
 use crate::socket::Call;
+use crate::state::AppState;
 
 /// Route an inbound event to the dialect that owns its name.
 pub async fn dispatch(call: &Call) -> Result<(), WireError> {
     if let Some(outcome) = lvng::dispatch(call).await {
+        return outcome;
+    }
+    if let Some(outcome) = chatbot::dispatch(call).await {
         return outcome;
     }
     Err(WireError::new(
@@ -22,6 +27,7 @@ pub async fn dispatch(call: &Call) -> Result<(), WireError> {
 }
 
 /// Render one update for every dialect's listeners.
-pub async fn push(io: &SocketIo, update: &Update) {
+pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
     lvng::push(io, update).await;
+    chatbot::push(io, state, update).await;
 }
