@@ -193,7 +193,8 @@ async fn content_must_be_one_to_ten_thousand_characters(backend: Backend) {
     // The limits themselves are fine: 1 and 10,000 characters (not bytes).
     send(&mut ana, "acme", "conv-1", "x").await;
     send(&mut ana, "acme", "conv-1", &"é".repeat(10_000)).await;
-    assert_eq!(app.event_count().await, before + 2);
+    // Two messages, and the `ConversationActivated` of the customer's first.
+    assert_eq!(app.event_count().await, before + 3);
     app.stop().await;
 }
 

@@ -71,8 +71,9 @@ async fn the_sender_is_acknowledged_only_with_a_durable_message_id(backend: Back
     )
     .await;
     let sent = ana.expect("message:sent").await;
-    // Acknowledged means stored: the event is in the log already.
-    assert_eq!(app.event_count().await, before + 1);
+    // Acknowledged means stored: the event is in the log already (with the
+    // `ConversationActivated` a customer's first message records).
+    assert_eq!(app.event_count().await, before + 2);
     assert_eq!(sent["optimisticId"], "tmp_abc123");
     assert!(sent["id"].as_str().unwrap().starts_with("msg_"));
     assert!(sent["timestamp"].is_string());

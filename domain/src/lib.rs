@@ -19,6 +19,7 @@
 //! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
 //! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
 //! - [`tracking`]: the `Visitor` aggregate (activities and page views a widget reports).
+//! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
@@ -31,6 +32,7 @@ pub mod ids;
 pub mod message;
 pub mod policy;
 pub mod presence;
+pub mod settings;
 pub mod swarm;
 pub mod tracking;
 

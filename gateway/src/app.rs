@@ -70,7 +70,9 @@ pub async fn serve(
         vec![],
         (),
     );
+    let support = crate::support::Support::new(&log, &config);
     let state = AppState::new(Inner {
+        support,
         config,
         log,
         conversations,
@@ -97,6 +99,7 @@ pub async fn serve(
     socket::register(&io);
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
+    let policies = crate::support::PolicyRunner::start(state.clone());
 
     let router = http::router().layer(layer).with_state(state.clone());
     let (closing, cleaning) = (io.clone(), state.clone());
@@ -119,6 +122,7 @@ pub async fn serve(
         .await?;
 
     reaper.stop().await;
+    policies.stop().await;
     state.inflight.close();
     state.inflight.wait().await;
     state.log.close().await;

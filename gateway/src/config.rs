@@ -72,6 +72,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_PRESENCE_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub presence_timeout_secs: u64,
+
+    /// Seconds without activity after which a support conversation is ended
+    /// with reason `timeout` (0: never).
+    #[arg(long, env = "PARLEY_IDLE_TIMEOUT_SECS", default_value_t = 1800)]
+    pub idle_timeout_secs: u64,
 }
 
 impl Config {
@@ -89,6 +94,11 @@ impl Config {
 
     pub fn presence_timeout(&self) -> Duration {
         Duration::from_secs(self.presence_timeout_secs)
+    }
+
+    /// The idle timeout of support conversations; `None` when off.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout_secs > 0).then(|| Duration::from_secs(self.idle_timeout_secs))
     }
 }
 
@@ -137,5 +147,6 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://data/parley.db");
         assert_eq!(config.rejoin_page_size, 100);
         assert_eq!(config.presence_timeout(), Duration::from_secs(60));
+        assert_eq!(config.idle_timeout(), Some(Duration::from_secs(1800)));
     }
 }

@@ -1,10 +1,11 @@
 //! HTTP: health, and REST reads for consoles. Errors are JSON
 //! `{"error": {code, message, details?}}` with a matching status.
 //!
-//! Besides this file: `calls` (call transcripts) and `swarm` (posting swarm
-//! steps).
+//! Besides this file: `calls` (call transcripts), `swarm` (posting swarm
+//! steps) and `support` (queue, claim, end, escalate, metrics, settings).
 
 mod calls;
+mod support;
 mod swarm;
 
 use axum::extract::{FromRequestParts, Query, State};
@@ -34,6 +35,18 @@ pub fn router() -> Router<AppState> {
             get(calls::transcript),
         )
         .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
+        .route("/api/v1/queue", get(support::queue))
+        .route("/api/v1/conversations/{id}/claim", post(support::claim))
+        .route("/api/v1/conversations/{id}/end", post(support::end))
+        .route(
+            "/api/v1/conversations/{id}/escalate",
+            post(support::escalate),
+        )
+        .route("/api/v1/metrics", get(support::metrics))
+        .route(
+            "/api/v1/settings/assignment",
+            get(support::get_assignment).put(support::put_assignment),
+        )
         .fallback(|| async { WireError::not_found("no such route") })
 }
 
@@ -75,16 +88,23 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Paging {
     page: Option<u64>,
     limit: Option<u32>,
     kind: Option<String>,
+    status: Option<String>,
+    agent_id: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
 }
 
 /// `GET /api/v1/conversations?page=1&limit=20&kind=conversation|channel`:
 /// the tenant's conversations (or channels), most recently active first,
-/// each with the caller's `unreadCount`; customers see only the
-/// conversations they take part in.
+/// each with the caller's `unreadCount` and, for conversations, the support
+/// fields; customers see only the conversations they take part in. With
+/// `status`, `agentId`, `startDate` or `endDate` the support list answers
+/// instead (see `support::Filters`).
 async fn list_conversations(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -101,6 +121,15 @@ async fn list_conversations(
             )));
         }
     };
+    let filters = support::Filters {
+        status: paging.status,
+        agent_id: paging.agent_id,
+        start_date: paging.start_date,
+        end_date: paging.end_date,
+    };
+    if filters.any() {
+        return support::filtered_list(&state, &actor, kind, page, limit, &filters).await;
+    }
     let query = ListQuery {
         kind,
         participant: (actor.role == Role::Customer && kind == Kind::Conversation)
@@ -117,8 +146,11 @@ async fn list_conversations(
         .read_your_writes(projections::conversation_messages::NAME)
         .await;
     let found = conversation_list::list(state.log.db(), &actor.tenant, &query).await?;
+    let support = support::views_of(&state, &actor.tenant, &found.items).await?;
     Ok(Json(json!({
-        "conversations": found.items.iter().map(summary).collect::<Vec<_>>(),
+        "conversations": found.items.iter()
+            .map(|c| support::with_support(summary(c), support.get(&c.room.id)))
+            .collect::<Vec<_>>(),
         "pagination": {
             "page": page,
             "limit": limit,

@@ -15,6 +15,8 @@
 //! - [`commands`]: running domain commands with metadata and retries.
 //! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
+//! - [`support`]: support settings, the policy runner (auto-assignment, idle
+//!   timeout) and the support JSON shapes.
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
 
 pub mod app;
@@ -27,6 +29,7 @@ pub mod http;
 pub mod presence;
 pub mod socket;
 pub mod state;
+pub mod support;
 
 pub use app::serve;
 pub use config::Config;

@@ -53,6 +53,8 @@ pub struct PresenceTracker {
 
 struct Tracked {
     name: String,
+    /// Known once the user connects here (not for users adopted at start-up).
+    role: Option<Role>,
     sockets: usize,
     last_seen: Instant,
     /// `Connected` and `Expire` of this user run one at a time.
@@ -63,6 +65,7 @@ impl Tracked {
     fn new(name: &str, now: Instant) -> Self {
         Self {
             name: name.to_owned(),
+            role: None,
             sockets: 0,
             last_seen: now,
             lane: Arc::default(),
@@ -89,6 +92,22 @@ impl PresenceTracker {
         }
     }
 
+    /// Staff of `tenant` with a socket on this node (user, name, role), by
+    /// user id: whom auto-assignment may pick.
+    pub fn connected_staff(&self, tenant: &TenantId) -> Vec<(UserId, String, Role)> {
+        let mut staff: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|((t, _), tracked)| t == tenant && tracked.sockets > 0)
+            .filter_map(|((_, user), tracked)| {
+                let role = tracked.role.filter(|r| r.is_staff())?;
+                Some((user.clone(), tracked.name.clone(), role))
+            })
+            .collect();
+        staff.sort_by(|a, b| a.0.cmp(&b.0));
+        staff
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Tracked>> {
         // A panic elsewhere while holding the lock leaves counts that are
         // still the best we have: keep going.
@@ -105,6 +124,21 @@ impl PresenceTracker {
         tracked.last_seen = tracked.last_seen.max(now);
         name.clone_into(&mut tracked.name);
         tracked.lane.clone()
+    }
+
+    /// [`Self::connect`], remembering the user's role.
+    fn connect_as(
+        &self,
+        key: &Key,
+        name: &str,
+        role: Role,
+        now: Instant,
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        let lane = self.connect(key, name, now);
+        if let Some(tracked) = self.lock().get_mut(key) {
+            tracked.role = Some(role);
+        }
+        lane
     }
 
     fn disconnect(&self, key: &Key, now: Instant) {
@@ -199,7 +233,7 @@ struct Counted {
 pub async fn socket_connected(socket: &SocketRef, state: &AppState, actor: &Actor) {
     let key = (actor.tenant.clone(), actor.user.clone());
     let tracker = &state.presence_tracker;
-    let lane = tracker.connect(&key, actor.display_name(), Instant::now());
+    let lane = tracker.connect_as(&key, actor.display_name(), actor.role, Instant::now());
     let counted = Arc::new(AtomicBool::new(true));
     socket.extensions.insert(Counted {
         key: key.clone(),
@@ -443,6 +477,26 @@ mod tests {
         tracker.disconnect(&key("ana"), start + TIMEOUT);
         tracker.forget_if_stale(&key("ana"), start + TIMEOUT * 2, TIMEOUT);
         assert!(tracker.lock().is_empty());
+    }
+
+    #[test]
+    fn connected_staff_are_those_of_the_tenant_with_a_socket_here() {
+        let tracker = PresenceTracker::default();
+        let start = Instant::now();
+        tracker.connect_as(&key("bob"), "Bob", Role::Agent, start);
+        tracker.connect_as(&key("ana"), "Ana", Role::Customer, start);
+        tracker.connect_as(&key("sue"), "Sue", Role::Supervisor, start);
+        tracker.disconnect(&key("sue"), start);
+        tracker.adopt(key("cyd"), "Cyd", start);
+        let other = (
+            TenantId::parse("globex").unwrap(),
+            UserId::parse("eve").unwrap(),
+        );
+        tracker.connect_as(&other, "Eve", Role::Agent, start);
+        assert_eq!(
+            tracker.connected_staff(&key("bob").0),
+            [(key("bob").1, "Bob".to_owned(), Role::Agent)]
+        );
     }
 
     #[test]

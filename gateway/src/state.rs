@@ -40,6 +40,8 @@ pub struct Inner {
     pub swarm_recorder: Recorder<SwarmSession>,
     pub projector: Projector,
     pub auth: Authenticator,
+    /// Support settings and the policy runner's inbox.
+    pub support: crate::support::Support,
     /// Commands in flight; shutdown waits for them before closing the log.
     pub inflight: TaskTracker,
     /// Site activity and page views (the chatbot dialect's tracking).

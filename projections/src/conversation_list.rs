@@ -368,3 +368,23 @@ fn decode(row: &AnyRow) -> Result<ConversationSummary, ProjectionError> {
         unread_count: unread.map(|n| n as u64),
     })
 }
+
+/// Messages by others in one conversation (deleted ones aside) after
+/// `reader`'s marker: the `unreadCount` of a conversation found some other
+/// way than [`list`].
+pub async fn unread_count(db: &Db, room: &Room, reader: &UserId) -> Result<u64, ProjectionError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM conversation_messages m WHERE m.tenant = $1 AND m.kind = $2 \
+         AND m.conversation_id = $3 AND m.deleted_at IS NULL AND m.author_id <> $4 \
+         AND m.position > COALESCE((SELECT r.last_read_position FROM read_state r \
+             WHERE r.tenant = $1 AND r.kind = $2 AND r.conversation_id = $3 \
+             AND r.user_id = $4), 0)",
+    )
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(reader.as_str())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n.max(0) as u64)
+}

@@ -243,8 +243,37 @@ impl Projection for ConversationMessages {
                 | ConversationEvent::ConversationEnded(_)
                 | ConversationEvent::ConversationClosed(_)
                 | ConversationEvent::ConversationRated(_)
-                | ConversationEvent::ConversationMetadataUpdated(_)
-                | ConversationEvent::MessageShared(_) => continue,
+                | ConversationEvent::ConversationMetadataUpdated(_) => continue,
+                ConversationEvent::MessageShared(e) => {
+                    flush(conn, backend, &mut posted).await?;
+                    // A change like an edit: a customer rejoining after it
+                    // finds the message among the changes since their cursor.
+                    sqlx::query(
+                        "UPDATE conversation_messages SET hidden = 0, changed_position = $1, \
+                         changed_at = $2 WHERE tenant = $3 AND kind = $4 \
+                         AND conversation_id = $5 AND message_id = $6",
+                    )
+                    .bind(position)
+                    .bind(format_time(e.at))
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
+                    .bind(e.message_id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                    let row = in_room(
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+                             AND message_id = $4"
+                        ))),
+                        &room,
+                    )
+                    .bind(e.message_id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    let Some(row) = row else { continue };
+                    Change::MessageShared(decode(&row)?)
+                }
                 ConversationEvent::ChannelUpdated(e) => Change::ChannelUpdated {
                     room,
                     changes: e.changes,
@@ -283,7 +312,7 @@ async fn insert(
 ) -> Result<(), ProjectionError> {
     let sql = format!(
         "INSERT INTO conversation_messages ({INSERT_COLUMNS}) VALUES {}",
-        backend.row_placeholders(messages.len(), 16)
+        backend.row_placeholders(messages.len(), 17)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in messages {
@@ -303,7 +332,8 @@ async fn insert(
             .bind(serde_json::to_string(&m.mentions)?)
             .bind("[]")
             .bind(format_time(m.created_at))
-            .bind(format_time(m.updated_at));
+            .bind(format_time(m.updated_at))
+            .bind(i64::from(m.hidden));
     }
     query.execute(conn).await?;
     Ok(())
@@ -404,12 +434,12 @@ async fn mark_read(
 
 const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
-     reactions, created_at, updated_at";
+     reactions, created_at, updated_at, hidden";
 
 const COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
      reactions, created_at, updated_at, metadata, edited_at, deleted_at, deleted_by, \
-     deleted_by_name";
+     deleted_by_name, hidden";
 
 fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
@@ -440,8 +470,7 @@ fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
         author_role: row.try_get::<String, _>(7)?.parse().map_err(bad)?,
         content: row.try_get(8)?,
         content_type: row.try_get(9)?,
-        // The support branch stores and reads it (migration 0007).
-        hidden: false,
+        hidden: row.try_get::<i64, _>(21)? != 0,
         optimistic_id: row.try_get(10)?,
         thread_id: thread.map(MessageId::parse).transpose().map_err(bad)?,
         mentions: serde_json::from_str(&row.try_get::<String, _>(12)?)?,
@@ -452,6 +481,35 @@ fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
         edited_at: edited_at.as_deref().map(parse_time).transpose()?,
         deleted,
     })
+}
+
+/// Who reads: robot suggestions not yet shared are for staff only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// What everyone in the conversation may see: hidden messages left out
+    /// (customers).
+    Everyone,
+    /// Everything, hidden messages included (staff).
+    Staff,
+}
+
+impl Visibility {
+    /// Staff see everything; everyone else what everyone may see.
+    pub fn for_role(role: Role) -> Self {
+        if role.is_staff() {
+            Visibility::Staff
+        } else {
+            Visibility::Everyone
+        }
+    }
+
+    /// The extra `WHERE` condition (empty for staff).
+    fn condition(self) -> &'static str {
+        match self {
+            Visibility::Everyone => " AND hidden = 0",
+            Visibility::Staff => "",
+        }
+    }
 }
 
 /// Where a page of messages starts.
@@ -495,21 +553,23 @@ fn in_room<'q>(
 pub async fn page(
     db: &Db,
     room: &Room,
+    visibility: Visibility,
     cursor: &Cursor,
     limit: u32,
 ) -> Result<MessagePage, ProjectionError> {
     let fetch = i64::from(limit) + 1;
+    let visible = visibility.condition();
     let sql = match cursor {
         Cursor::AfterMessage(_) => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
              AND position > $4 ORDER BY position LIMIT $5"
         ),
         Cursor::AfterTime(_) => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
              AND created_at > $4 ORDER BY position LIMIT $5"
         ),
         Cursor::Latest => format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
              ORDER BY position DESC LIMIT $4"
         ),
     };
@@ -549,6 +609,31 @@ pub async fn page(
     })
 }
 
+/// At most `limit` messages of one conversation, oldest first, skipping the
+/// first `offset` (of those `visibility` shows): buddy's `get_messages
+/// {limit, offset}`. A page past the end is empty.
+pub async fn page_by_offset(
+    db: &Db,
+    room: &Room,
+    visibility: Visibility,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<MessageView>, ProjectionError> {
+    let visible = visibility.condition();
+    let rows = in_room(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
+             ORDER BY position LIMIT $4 OFFSET $5"
+        ))),
+        room,
+    )
+    .bind(i64::from(limit))
+    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
 /// What a client that saw everything up to a cursor has not seen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Since {
@@ -564,14 +649,16 @@ pub enum Since {
 pub async fn changed_since(
     db: &Db,
     room: &Room,
+    visibility: Visibility,
     since: &Since,
     limit: u32,
 ) -> Result<(Vec<MessageView>, bool), ProjectionError> {
     let fetch = i64::from(limit) + 1;
+    let visible = visibility.condition();
     let query = match since {
         Since::Position(p) => in_room(
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
                  AND changed_position > $4 AND position <= $4 \
                  ORDER BY changed_position LIMIT $5"
             ))),
@@ -581,7 +668,7 @@ pub async fn changed_since(
         .bind(fetch),
         Since::Time(at) => in_room(
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} \
+                "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
                  AND changed_position IS NOT NULL AND changed_at > $4 AND created_at <= $4 \
                  ORDER BY changed_position LIMIT $5"
             ))),
@@ -597,11 +684,13 @@ pub async fn changed_since(
     Ok((messages, more))
 }
 
-/// How many messages (tombstones included) a conversation holds.
-pub async fn count(db: &Db, room: &Room) -> Result<u64, ProjectionError> {
+/// How many messages (tombstones included) a conversation holds, of those
+/// `visibility` shows.
+pub async fn count(db: &Db, room: &Room, visibility: Visibility) -> Result<u64, ProjectionError> {
+    let visible = visibility.condition();
     let n: i64 = in_room(
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM conversation_messages WHERE {IN_ROOM}"
+            "SELECT COUNT(*) FROM conversation_messages WHERE {IN_ROOM}{visible}"
         ))),
         room,
     )
@@ -629,15 +718,18 @@ pub async fn position_of(
     row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
 }
 
-/// One message by id, within its conversation.
+/// One message by id, within its conversation, if `visibility` shows it.
 pub async fn find(
     db: &Db,
     room: &Room,
+    visibility: Visibility,
     message: &MessageId,
 ) -> Result<Option<MessageView>, ProjectionError> {
+    let visible = visibility.condition();
     let row = in_room(
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM} AND message_id = $4"
+            "SELECT {COLUMNS} FROM conversation_messages WHERE {IN_ROOM}{visible} \
+             AND message_id = $4"
         ))),
         room,
     )

@@ -66,6 +66,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(presence::PresenceProjection),
         std::sync::Arc::new(calls::Calls),
         std::sync::Arc::new(swarm_steps::SwarmSteps),
+        std::sync::Arc::new(support::SupportConversations),
     ]
 }
 

@@ -9,7 +9,7 @@ use domain::conversation::{
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use projections::conversation_list::{self, ListQuery};
-use projections::conversation_messages::{self, Cursor};
+use projections::conversation_messages::{self, Cursor, Visibility};
 use projections::update::Change;
 use projections::{ProjectionError, Projector, Room};
 use std::collections::HashMap;
@@ -162,9 +162,15 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
         .await;
     world.caught_up(&projector).await;
     let (_, room) = ids("acme", "c1");
-    let page = conversation_messages::page(world.log.db(), &room, &Cursor::Latest, 10)
-        .await
-        .unwrap();
+    let page = conversation_messages::page(
+        world.log.db(),
+        &room,
+        Visibility::Staff,
+        &Cursor::Latest,
+        10,
+    )
+    .await
+    .unwrap();
     let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["one", "two"]);
     let two = &page.messages[1];
@@ -196,9 +202,10 @@ async fn pages_after_a_message_say_when_more_follow_and_never_truncate(backend: 
     let mut got = Vec::new();
     let mut pages = 0;
     loop {
-        let page = conversation_messages::page(world.log.db(), &room, &cursor, 8)
-            .await
-            .unwrap();
+        let page =
+            conversation_messages::page(world.log.db(), &room, Visibility::Staff, &cursor, 8)
+                .await
+                .unwrap();
         pages += 1;
         got.extend(page.messages.iter().map(|m| m.content.clone()));
         if !page.has_more {
@@ -213,6 +220,7 @@ async fn pages_after_a_message_say_when_more_follow_and_never_truncate(backend: 
     let exact = conversation_messages::page(
         world.log.db(),
         &room,
+        Visibility::Staff,
         &Cursor::AfterMessage(sent[16].clone()),
         8,
     )
@@ -234,12 +242,13 @@ async fn pages_after_a_time_and_the_latest_page(backend: Backend) {
     world.caught_up(&projector).await;
     let (_, room) = ids("acme", "c1");
     let db = world.log.db();
-    let after = conversation_messages::page(db, &room, &Cursor::AfterTime(t(4)), 10)
-        .await
-        .unwrap();
+    let after =
+        conversation_messages::page(db, &room, Visibility::Staff, &Cursor::AfterTime(t(4)), 10)
+            .await
+            .unwrap();
     let contents: Vec<&str> = after.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["m4", "m5"]);
-    let latest = conversation_messages::page(db, &room, &Cursor::Latest, 4)
+    let latest = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 4)
         .await
         .unwrap();
     let contents: Vec<&str> = latest.messages.iter().map(|m| m.content.as_str()).collect();
@@ -258,9 +267,14 @@ async fn an_unknown_cursor_is_an_error_not_an_empty_page(backend: Backend) {
     world.caught_up(&projector).await;
     let (_, room) = ids("acme", "c1");
     for cursor in [MessageId::parse("msg_nope").unwrap(), in_c2] {
-        let page =
-            conversation_messages::page(world.log.db(), &room, &Cursor::AfterMessage(cursor), 10)
-                .await;
+        let page = conversation_messages::page(
+            world.log.db(),
+            &room,
+            Visibility::Staff,
+            &Cursor::AfterMessage(cursor),
+            10,
+        )
+        .await;
         assert!(
             matches!(page, Err(ProjectionError::UnknownCursor(_))),
             "{page:?}"
@@ -288,9 +302,14 @@ async fn updates_are_published_after_commit_in_log_order(backend: Backend) {
             .unwrap();
         if let Change::MessagePosted(m) = &update.change {
             // Published after commit: the read model already has it.
-            let found = conversation_messages::find(world.log.db(), &m.room, &m.message_id)
-                .await
-                .unwrap();
+            let found = conversation_messages::find(
+                world.log.db(),
+                &m.room,
+                Visibility::Staff,
+                &m.message_id,
+            )
+            .await
+            .unwrap();
             assert_eq!(found.as_ref(), Some(m));
         }
         seen.push(update);
@@ -340,9 +359,15 @@ async fn a_restarted_projector_resumes_from_its_checkpoint_without_doubling(back
     let projector = world.projector().await;
     world.caught_up(&projector).await;
     let (_, room) = ids("acme", "c1");
-    let page = conversation_messages::page(world.log.db(), &room, &Cursor::Latest, 10)
-        .await
-        .unwrap();
+    let page = conversation_messages::page(
+        world.log.db(),
+        &room,
+        Visibility::Staff,
+        &Cursor::Latest,
+        10,
+    )
+    .await
+    .unwrap();
     let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["before", "while down", "also while down"]);
     let summary = conversation_list::get(world.log.db(), &room)
@@ -481,7 +506,7 @@ async fn read_models_never_mix_tenants(backend: Backend) {
     let db = world.log.db();
     for (tenant, secret) in [("acme", "acme secret"), ("globex", "globex secret")] {
         let (tenant, room) = ids(tenant, "shared");
-        let page = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+        let page = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 10)
             .await
             .unwrap();
         let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
@@ -572,7 +597,7 @@ async fn edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_
     let fourth = world.post(&bob, "c1", "fourth").await;
     world.caught_up(&projector).await;
 
-    let page = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+    let page = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 10)
         .await
         .unwrap();
     let by_id = |id: &MessageId| page.messages.iter().find(|m| &m.message_id == id).unwrap();
@@ -601,6 +626,7 @@ async fn edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_
     let (changed, more) = conversation_messages::changed_since(
         db,
         &room,
+        Visibility::Staff,
         &conversation_messages::Since::Position(cursor),
         10,
     )
@@ -612,6 +638,7 @@ async fn edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_
     let (limited, more) = conversation_messages::changed_since(
         db,
         &room,
+        Visibility::Staff,
         &conversation_messages::Since::Position(cursor),
         2,
     )
@@ -627,6 +654,7 @@ async fn edits_deletions_and_reactions_change_the_view_and_are_found_as_changes_
     let (none, _) = conversation_messages::changed_since(
         db,
         &room,
+        Visibility::Staff,
         &conversation_messages::Since::Position(newest),
         10,
     )
@@ -777,7 +805,7 @@ async fn a_rebuild_from_position_zero_gives_the_same_views(backend: Backend) {
     world.caught_up(&projector).await;
     let (_, room) = ids("acme", "c1");
     let db = world.log.db();
-    let before = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+    let before = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 10)
         .await
         .unwrap();
     let list_before = conversation_list::get(db, &room).await.unwrap();
@@ -797,7 +825,7 @@ async fn a_rebuild_from_position_zero_gives_the_same_views(backend: Backend) {
     }
     let projector = world.projector().await;
     world.caught_up(&projector).await;
-    let after = conversation_messages::page(db, &room, &Cursor::Latest, 10)
+    let after = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 10)
         .await
         .unwrap();
     assert_eq!(after, before);

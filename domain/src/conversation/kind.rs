@@ -32,7 +32,7 @@ impl Kind {
 
     /// The stream prefix: each kind has its own streams, so a channel and a
     /// conversation may share an id.
-    pub(crate) fn stream_prefix(self) -> &'static str {
+    pub fn stream_prefix(self) -> &'static str {
         match self {
             Kind::Conversation => "conversation/",
             Kind::Channel => "channel/",

@@ -905,3 +905,5 @@ fn a_channel_is_not_the_conversation_with_the_same_id() {
         .when(channel_command(&customer(), 4, Action::Leave))
         .then_expect_error(DomainError::NotFound("channel conv-1".into()));
 }
+
+mod workflow;

@@ -84,6 +84,8 @@ async fn on_connect(
     // connected is online, and the log holds no write still to come from
     // its connect.
     crate::presence::socket_connected(&socket, &state, &actor).await;
+    // Auto-assignment may give a connected agent queued conversations.
+    crate::support::staff_connected(&state, &actor);
     let _ = socket.emit(
         "connected",
         &json!({

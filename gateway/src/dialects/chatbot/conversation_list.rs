@@ -8,19 +8,23 @@
 //!   {conversations: IConversation[], pagination: {page, limit, total,
 //!   totalPages}}, timestamp}`, newest first. `page` counts from 1 (default
 //!   1), `limit` is 1 to 100 (default 20); the dates filter on creation and
-//!   are RFC 3339 times or `YYYY-MM-DD` days (an `endDate` day includes the
-//!   whole day). A page beyond the end is empty, with the right totals.
-//!   Conversations are listed without their messages (`messages: []`).
+//!   are RFC 3339 times or `YYYY-MM-DD` days (the period is `[startDate,
+//!   endDate)`, and an `endDate` day is included whole). A page beyond the
+//!   end is empty, with the right totals. Conversations are rendered as
+//!   `GET /api/v1/conversations` renders them, with `messages: []`: lists
+//!   never carry message bodies (`join-conversation` gives them).
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use domain::conversation::Status;
 use domain::ids::UserId;
+use projections::support::SupportQuery;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{list_room, reads, render};
+use super::{list_room, reads};
 use crate::error::WireError;
 use crate::socket::Call;
+use crate::support::render;
 use crate::wire_time;
 
 const DEFAULT_LIMIT: u32 = 20;
@@ -61,20 +65,12 @@ struct Request {
     end_date: Option<String>,
 }
 
-/// What a console asked for, parsed.
-pub struct Filter {
-    pub status: Option<Status>,
-    pub agent: Option<UserId>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub page: u32,
-    pub limit: u32,
-}
-
 pub async fn request(call: &Call) -> Result<(), WireError> {
     let request: Request = call.parse()?;
     staff_only(call)?;
-    let filter = Filter {
+    let query = SupportQuery {
+        tenant: call.actor.tenant.clone(),
+        customer: None,
         status: request
             .status
             .as_deref()
@@ -111,18 +107,22 @@ pub async fn request(call: &Call) -> Result<(), WireError> {
             }
         },
     };
-    let (conversations, total) = reads::list(&call.state, &call.actor.tenant, &filter).await?;
+    let (conversations, total) = reads::list(&call.state, &query).await?;
     call.reply(
         "conversation-list",
         &json!({
             "success": true,
             "data": {
-                "conversations": conversations.iter().map(render::conversation).collect::<Vec<_>>(),
+                "conversations": conversations.iter().map(|c| {
+                    let mut conversation = render::conversation(c);
+                    conversation["messages"] = json!([]);
+                    conversation
+                }).collect::<Vec<_>>(),
                 "pagination": {
-                    "page": filter.page,
-                    "limit": filter.limit,
+                    "page": query.page,
+                    "limit": query.limit,
                     "total": total,
-                    "totalPages": total.div_ceil(u64::from(filter.limit)),
+                    "totalPages": total.div_ceil(u64::from(query.limit)),
                 },
             },
             "timestamp": wire_time(Utc::now()),
@@ -141,9 +141,10 @@ fn staff_only(call: &Call) -> Result<(), WireError> {
     }
 }
 
-/// An RFC 3339 time, or a `YYYY-MM-DD` day: its first instant, or with
-/// `end_of_day` its last millisecond.
-fn parse_date(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, WireError> {
+/// An RFC 3339 time, or a `YYYY-MM-DD` day: its midnight (UTC), or with
+/// `end` the next midnight, as periods are `[startDate, endDate)` and an
+/// end day is included whole (as `GET /api/v1/conversations` reads them).
+fn parse_date(field: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, WireError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -152,12 +153,12 @@ fn parse_date(field: &str, raw: &str, end_of_day: bool) -> Result<DateTime<Utc>,
             "{field} {raw:?} is not an RFC 3339 time or a YYYY-MM-DD date"
         ))
     })?;
-    let time = if end_of_day {
-        NaiveTime::from_hms_milli_opt(23, 59, 59, 999).expect("a valid time")
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
     } else {
-        NaiveTime::MIN
+        day
     };
-    Ok(day.and_time(time).and_utc())
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
 }
 
 #[cfg(test)]
@@ -171,11 +172,9 @@ mod tests {
             parse_date("startDate", "2026-03-19", false).unwrap(),
             Utc.with_ymd_and_hms(2026, 3, 19, 0, 0, 0).unwrap()
         );
-        let end = parse_date("endDate", "2026-03-19", true).unwrap();
         assert_eq!(
-            end,
-            Utc.with_ymd_and_hms(2026, 3, 19, 23, 59, 59).unwrap()
-                + chrono::Duration::milliseconds(999)
+            parse_date("endDate", "2026-03-19", true).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 20, 0, 0, 0).unwrap()
         );
         assert_eq!(
             parse_date("endDate", "2026-03-19T14:00:00+02:00", true).unwrap(),

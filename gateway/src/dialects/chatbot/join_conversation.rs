@@ -28,6 +28,7 @@ use domain::actor::Actor;
 use domain::conversation::{Action, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId, SessionId, UserId};
 use projections::Room;
+use projections::conversation_messages::Visibility;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -74,13 +75,13 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
 
     // Only after the join is authorized and durable does the socket listen.
     call.socket.join(conversation_room(&room.tenant, &room.id));
-    let staff = actor.role.is_staff();
-    if staff {
+    if actor.role.is_staff() {
         call.socket.join(staff_room(&room.tenant, &room.id));
     }
     socket_state(call).with(|s| s.current = Some(room.id.clone()));
 
-    let (messages, view) = super::reads::started(&call.state, &room, staff).await?;
+    let visibility = Visibility::for_role(actor.role);
+    let (messages, view) = super::reads::started(&call.state, &room, visibility).await?;
     let status = view.as_ref().map_or("new", |v| v.status.as_str());
     call.reply(
         "conversation-started",

@@ -2,10 +2,9 @@
 
 use domain::ids::TenantId;
 use projections::Room;
-use projections::conversation_messages::{self, Cursor, MessageView};
-use projections::support::{QueueEntry, SupportView};
+use projections::conversation_messages::{self, Cursor, MessageView, Visibility};
+use projections::support::{self, QueueEntry, SupportQuery, SupportView};
 
-use super::conversation_list::Filter;
 use super::join_conversation::HISTORY;
 use crate::error::WireError;
 use crate::state::AppState;
@@ -16,27 +15,26 @@ use crate::state::AppState;
 pub async fn started(
     state: &AppState,
     room: &Room,
-    staff: bool,
+    visibility: Visibility,
 ) -> Result<(Vec<MessageView>, Option<SupportView>), WireError> {
     state.read_your_writes(conversation_messages::NAME).await;
+    state.read_your_writes(support::NAME).await;
     let db = state.log.db();
-    let mut page = conversation_messages::page(db, room, &Cursor::Latest, HISTORY).await?;
-    if !staff {
-        page.messages.retain(|m| !m.hidden);
-    }
-    Ok((page.messages, None))
+    let page = conversation_messages::page(db, room, visibility, &Cursor::Latest, HISTORY).await?;
+    let view = support::get(db, &room.tenant, &room.id).await?;
+    Ok((page.messages, view))
 }
 
 /// A page of the tenant's support conversations, and how many match.
 pub async fn list(
-    _state: &AppState,
-    _tenant: &TenantId,
-    _filter: &Filter,
+    state: &AppState,
+    query: &SupportQuery,
 ) -> Result<(Vec<SupportView>, u64), WireError> {
-    Ok((Vec::new(), 0))
+    state.read_your_writes(support::NAME).await;
+    Ok(support::list(state.log.db(), query).await?)
 }
 
 /// The tenant's queue, first in line first.
-pub async fn queue(_state: &AppState, _tenant: &TenantId) -> Result<Vec<QueueEntry>, WireError> {
-    Ok(Vec::new())
+pub async fn queue(state: &AppState, tenant: &TenantId) -> Result<Vec<QueueEntry>, WireError> {
+    Ok(support::queue(state.log.db(), tenant).await?)
 }

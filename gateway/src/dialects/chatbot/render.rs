@@ -1,12 +1,11 @@
-//! The chatbot seed's payload shapes: `IMessage`, `IConversation`, queue
-//! entries.
+//! The chatbot seed's `IMessage` (`IConversation` and queue entries are
+//! the support side's: `crate::support::render`).
 
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
 use domain::ids::{ConversationId, MessageId, UserId};
 use projections::conversation_messages::MessageView;
-use projections::support::{QueueEntry, SupportView};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::wire_time;
 
@@ -74,103 +73,6 @@ pub fn message(m: &MessageView) -> Value {
         content: &m.content,
         at: m.created_at,
         metadata: m.metadata.as_ref(),
-    })
-}
-
-/// `IConversation`, with `messages: []`: lists never carry message bodies
-/// (`join-conversation` gives a conversation's messages).
-/// `metadata` holds the updates of `update-conversation-metadata` with the
-/// seed's `userAgent`, `ipAddress` (empty when unknown) and `referrer` on
-/// top; `sessionId` is null for conversations not opened by a session.
-pub fn conversation(v: &SupportView) -> Value {
-    let mut metadata = match &v.metadata {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    metadata.insert(
-        "userAgent".into(),
-        json!(v.user_agent.as_deref().unwrap_or_default()),
-    );
-    metadata.insert(
-        "ipAddress".into(),
-        json!(v.ip_address.as_deref().unwrap_or_default()),
-    );
-    if let Some(referrer) = &v.referrer {
-        metadata.insert("referrer".into(), json!(referrer));
-    }
-    let mut conversation = json!({
-        "conversationId": v.room.id.as_str(),
-        "tenantId": v.room.tenant.as_str(),
-        "sessionId": v.session_id.as_ref().map(|s| s.as_str()),
-        "userId": v.user_id.as_str(),
-        "status": v.status.as_str(),
-        "messages": [],
-        "metadata": metadata,
-        "timestamps": timestamps(v),
-        "metrics": metrics(v),
-    });
-    let optional = [
-        (
-            "chatbotId",
-            v.chatbot_id.as_ref().map(|c| json!(c.as_str())),
-        ),
-        (
-            "assignedAgentId",
-            v.assigned_agent_id.as_ref().map(|a| json!(a.as_str())),
-        ),
-        ("rating", v.rating.map(|r| json!(r.as_str()))),
-        ("ratingComment", v.rating_comment.as_ref().map(|c| json!(c))),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            conversation[key] = value;
-        }
-    }
-    conversation
-}
-
-fn timestamps(v: &SupportView) -> Value {
-    let mut timestamps = json!({
-        "created": wire_time(v.created_at),
-        "lastActivity": wire_time(v.last_activity_at),
-    });
-    for (key, at) in [
-        ("queuedAt", v.queued_at),
-        ("agentAssignedAt", v.agent_assigned_at),
-        ("endedAt", v.ended_at),
-    ] {
-        if let Some(at) = at {
-            timestamps[key] = json!(wire_time(at));
-        }
-    }
-    timestamps
-}
-
-fn metrics(v: &SupportView) -> Value {
-    let mut metrics = json!({
-        "messageCount": v.message_count,
-        "aiMessageCount": v.ai_message_count,
-        "agentMessageCount": v.agent_message_count,
-    });
-    if let Some(seconds) = v.queue_time_seconds {
-        metrics["queueTimeSeconds"] = json!(seconds);
-    }
-    if let Some(seconds) = v.handle_time_seconds {
-        metrics["handleTimeSeconds"] = json!(seconds);
-    }
-    metrics
-}
-
-/// A queue entry as dashboards show it: `{conversationId, userId, status,
-/// position, estimatedWait, queuedAt}` (seconds).
-pub fn queue_entry(e: &QueueEntry) -> Value {
-    json!({
-        "conversationId": e.conversation_id.as_str(),
-        "userId": e.user_id.as_str(),
-        "status": e.status.as_str(),
-        "position": e.position,
-        "estimatedWait": e.estimated_wait_seconds,
-        "queuedAt": wire_time(e.queued_at),
     })
 }
 

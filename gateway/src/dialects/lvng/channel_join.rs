@@ -5,7 +5,7 @@
 //! join creates the channel.
 
 use domain::conversation::Action;
-use projections::conversation_messages::{self, Cursor};
+use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::json;
 
 use super::{Target, render, room_name, run};
@@ -24,8 +24,9 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     let state = &call.state;
     state.read_your_writes(conversation_messages::NAME).await;
     let db = state.log.db();
-    let page = conversation_messages::page(db, &room, &Cursor::Latest, HISTORY).await?;
-    let total = conversation_messages::count(db, &room).await?;
+    let seen = Visibility::for_role(call.actor.role);
+    let page = conversation_messages::page(db, &room, seen, &Cursor::Latest, HISTORY).await?;
+    let total = conversation_messages::count(db, &room, seen).await?;
     let _ = call.socket.emit(
         "channel:history",
         &json!({

@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::conversation::Action;
 use domain::ids::MessageId;
 use projections::ProjectionError;
-use projections::conversation_messages::{self, Cursor, Since};
+use projections::conversation_messages::{self, Cursor, Since, Visibility};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -94,19 +94,22 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
 
     let db = state.log.db();
     let tenant = &call.actor.tenant;
+    // Robot suggestions not yet shared are for staff only.
+    let seen = Visibility::for_role(call.actor.role);
     // Where the client's view ends, for the changes it missed.
     let mut since = after_time.map(Since::Time);
     let page = match (&after_id, after_time) {
         (Some(id), fallback) => {
             let by_id = Cursor::AfterMessage(id.clone());
             match (
-                conversation_messages::page(db, &room, &by_id, limit).await,
+                conversation_messages::page(db, &room, seen, &by_id, limit).await,
                 fallback,
             ) {
                 // A cursor we do not know (say, a message id the client
                 // made up): its timestamp, when given, still says where.
                 (Err(ProjectionError::UnknownCursor(_)), Some(at)) => {
-                    conversation_messages::page(db, &room, &Cursor::AfterTime(at), limit).await?
+                    conversation_messages::page(db, &room, seen, &Cursor::AfterTime(at), limit)
+                        .await?
                 }
                 (Err(ProjectionError::UnknownCursor(_)), None) => {
                     return Err(WireError::not_found(format!(
@@ -124,12 +127,16 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             }
         }
         (None, Some(at)) => {
-            conversation_messages::page(db, &room, &Cursor::AfterTime(at), limit).await?
+            conversation_messages::page(db, &room, seen, &Cursor::AfterTime(at), limit).await?
         }
-        (None, None) => conversation_messages::page(db, &room, &Cursor::Latest, limit).await?,
+        (None, None) => {
+            conversation_messages::page(db, &room, seen, &Cursor::Latest, limit).await?
+        }
     };
     let (updates, more_updates) = match &since {
-        Some(since) => conversation_messages::changed_since(db, &room, since, MAX_UPDATES).await?,
+        Some(since) => {
+            conversation_messages::changed_since(db, &room, seen, since, MAX_UPDATES).await?
+        }
         None => (Vec::new(), false),
     };
     let next_cursor = page

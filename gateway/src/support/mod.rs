@@ -1,0 +1,90 @@
+//! The support workflow's server side: tenants' settings, the policy runner
+//! (auto-assignment and the idle timeout), and the JSON shapes consoles
+//! read (the chatbot seed's `IConversation` without messages, queue
+//! entries, metrics).
+//!
+//! - `runner`: [`PolicyRunner`], started and stopped with the server.
+//! - [`render`]: support read models as JSON.
+
+pub mod render;
+mod runner;
+
+pub use runner::PolicyRunner;
+
+use cqrs_es::CqrsFramework;
+use domain::actor::Actor;
+use domain::ids::TenantId;
+use domain::settings::SupportSettings;
+use std::sync::Mutex;
+use store::{AggregateStore, EventLog};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::error::WireError;
+use crate::state::AppState;
+
+/// The `dialect` recorded for commands the server's policies run.
+pub const SERVER: &str = "gateway";
+
+pub type Settings = CqrsFramework<SupportSettings, AggregateStore<SupportSettings>>;
+
+/// What the support side keeps in the shared state.
+pub struct Support {
+    /// Tenants' settings (changed over REST).
+    pub settings: Settings,
+    /// Tenants whose queue may now be served: the policy runner's inbox.
+    nudges: mpsc::UnboundedSender<TenantId>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<TenantId>>>,
+}
+
+impl Support {
+    pub fn new(log: &EventLog, config: &Config) -> Self {
+        let (nudges, inbox) = mpsc::unbounded_channel();
+        Self {
+            settings: CqrsFramework::new(
+                AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+                vec![],
+                (),
+            ),
+            nudges,
+            inbox: Mutex::new(Some(inbox)),
+        }
+    }
+
+    /// Ask the policy runner to look at `tenant`'s queue (cheap; repeated
+    /// nudges for one tenant are served by one pass).
+    pub fn nudge(&self, tenant: &TenantId) {
+        // Nobody listening (the runner stopped): nothing to do.
+        let _ = self.nudges.send(tenant.clone());
+    }
+
+    fn take_inbox(&self) -> Option<mpsc::UnboundedReceiver<TenantId>> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// A socket connected: a staff member may take queued conversations now.
+pub fn staff_connected(state: &AppState, actor: &Actor) {
+    if actor.role.is_staff() {
+        state.support.nudge(&actor.tenant);
+    }
+}
+
+/// A tenant's settings as the log has them now. Read from the log rather
+/// than a cache: another node may have changed them, and the stream is a
+/// handful of events.
+pub async fn settings(state: &AppState, tenant: &TenantId) -> Result<SupportSettings, WireError> {
+    let stream = SupportSettings::stream_id(tenant);
+    let events = state
+        .log
+        .read_stream(&stream, 0)
+        .await
+        .map_err(|e| WireError::internal(&e))?;
+    let mut settings = SupportSettings::default();
+    for event in &events {
+        let event = store::aggregate::decode_payload::<SupportSettings>(event)
+            .map_err(|e| WireError::internal(&e))?;
+        settings.apply(event);
+    }
+    Ok(settings)
+}
