@@ -18,11 +18,14 @@
 //!   commands and its versioned events.
 //! - [`call`]: the `Call` aggregate (call rooms, their sessions and live transcripts).
 //! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
+//! - [`access_key`]: the `AccessKey` aggregate (widget and API keys), and
+//!   the format, hashing and checking of presented keys.
 //! - [`tracking`]: the `Visitor` aggregate (activities and page views a widget reports).
 //! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
+pub mod access_key;
 pub mod actor;
 pub mod call;
 pub mod conversation;

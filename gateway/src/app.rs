@@ -65,6 +65,11 @@ pub async fn serve(
         vec![Box::new(swarm_recorder.clone())],
         (),
     );
+    let access_keys = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let visitors = CqrsFramework::new(
         AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
         vec![],
@@ -81,6 +86,7 @@ pub async fn serve(
         calls,
         swarm_sessions,
         swarm_recorder,
+        access_keys,
         projector,
         auth,
         inflight: TaskTracker::new(),

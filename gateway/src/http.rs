@@ -2,16 +2,18 @@
 //! `{"error": {code, message, details?}}` with a matching status.
 //!
 //! Besides this file: `calls` (call transcripts), `swarm` (posting swarm
-//! steps) and `support` (queue, claim, end, escalate, metrics, settings).
+//! steps), `keys` (widget and API keys) and `support` (queue, claim, end,
+//! escalate, metrics, settings).
 
 mod calls;
+mod keys;
 mod support;
 mod swarm;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use domain::actor::{Actor, Role};
 use domain::conversation::Kind;
@@ -35,6 +37,8 @@ pub fn router() -> Router<AppState> {
             get(calls::transcript),
         )
         .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
+        .route("/api/v1/keys", post(keys::create).get(keys::list))
+        .route("/api/v1/keys/{key_id}", delete(keys::revoke))
         .route("/api/v1/queue", get(support::queue))
         .route("/api/v1/conversations/{id}/claim", post(support::claim))
         .route("/api/v1/conversations/{id}/end", post(support::end))

@@ -13,9 +13,7 @@ async fn main() -> anyhow::Result<()> {
     // Logs go to stderr (stdout carries only the demo tokens), coloured
     // only for a terminal.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -25,6 +23,25 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     gateway::serve(listener, config, shutdown_signal()).await?;
     Ok(())
+}
+
+/// `RUST_LOG`, or `info,sqlx=warn`. The Socket.IO layers log handshakes
+/// and packets at debug level, credentials (tokens, widget keys) and
+/// messages included: they stay at info unless `RUST_LOG` names them.
+fn log_filter() -> EnvFilter {
+    const DEFAULT: &str = "info,sqlx=warn";
+    let mut directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT.to_owned());
+    for layer in ["socketioxide", "engineioxide"] {
+        if !directives.contains(layer) {
+            directives.push_str(&format!(",{layer}=info"));
+        }
+    }
+    EnvFilter::try_new(&directives).unwrap_or_else(|_| {
+        EnvFilter::new(format!("{DEFAULT},socketioxide=info,engineioxide=info"))
+    })
 }
 
 async fn shutdown_signal() {

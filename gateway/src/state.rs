@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use cqrs_es::CqrsFramework;
+use domain::access_key::AccessKey;
 use domain::call::Call;
 use domain::conversation::Conversation;
 use domain::presence::Presence;
@@ -20,6 +21,7 @@ pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation
 pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
 pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
 pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
+pub type AccessKeys = CqrsFramework<AccessKey, AggregateStore<AccessKey>>;
 pub type Visitors = CqrsFramework<Visitor, AggregateStore<Visitor>>;
 
 /// Cheap to clone: one `Arc`.
@@ -38,6 +40,8 @@ pub struct Inner {
     /// with its sequence).
     pub swarm_sessions: SwarmSessions,
     pub swarm_recorder: Recorder<SwarmSession>,
+    /// Widget and API keys (issued and revoked over REST).
+    pub access_keys: AccessKeys,
     pub projector: Projector,
     pub auth: Authenticator,
     /// Support settings and the policy runner's inbox.

@@ -19,8 +19,10 @@
 //! - [`swarm_steps`]: the numbered steps of agent swarm sessions.
 //! - [`support`]: support conversations (status, agent, timestamps, metrics), the
 //!   queue, and metrics per tenant, agent and day.
+//! - [`access_keys`]: widget and API keys (hashed), by key id and per tenant.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
+pub mod access_keys;
 pub mod calls;
 pub mod conversation_list;
 pub mod conversation_messages;
@@ -66,6 +68,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(presence::PresenceProjection),
         std::sync::Arc::new(calls::Calls),
         std::sync::Arc::new(swarm_steps::SwarmSteps),
+        std::sync::Arc::new(access_keys::AccessKeys),
         std::sync::Arc::new(support::SupportConversations),
     ]
 }

@@ -1,19 +1,21 @@
-//! Socket.IO on namespace `/`: authentication on connect, then one router
-//! for every event, whichever dialect it belongs to, and a clean-up when a
-//! socket goes away.
+//! Socket.IO on namespace `/`: authentication on connect (a token, or a
+//! widget key: see `widget`), then one router for every event, whichever
+//! dialect it belongs to, and a clean-up when a socket goes away.
 
 mod call;
 mod rate_limit;
+mod widget;
 
 pub use call::{Call, Session};
 pub use rate_limit::RateLimit;
+pub use widget::{WIDGET_VALIDATION_ERROR, Widget, widget};
 
 use futures::FutureExt;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
-use socketioxide::handler::FromMessageParts;
+use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -35,7 +37,7 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000;
 pub const MAX_FRAME_BYTES: usize = 4 << 20;
 
 pub fn register(io: &SocketIo) {
-    io.ns("/", on_connect);
+    io.ns("/", on_connect.with(widget::check));
 }
 
 async fn on_connect(
@@ -44,15 +46,23 @@ async fn on_connect(
     State(state): State<AppState>,
 ) {
     let handshake = handshake.unwrap_or(Value::Null);
-    let actor = match token(&socket, &handshake) {
-        None => Err(AuthError::Missing),
-        Some(token) => state.auth.verify(&token),
+    let authenticated = match (token(&socket, &handshake), widget::take_outcome(&socket)) {
+        (Some(token), _) => state
+            .auth
+            .verify(&token)
+            .map(|actor| (actor, None))
+            .map_err(|e| WireError::new(e.code(), e.to_string())),
+        (None, Some(widget)) => widget.map(|(actor, widget)| (actor, Some(widget))),
+        (None, None) => Err(WireError::new(
+            AuthError::Missing.code(),
+            AuthError::Missing.to_string(),
+        )),
     };
-    let actor = match actor {
-        Ok(actor) => actor,
+    let (actor, widget) = match authenticated {
+        Ok(authenticated) => authenticated,
         Err(error) => {
-            tracing::info!(socket = %socket.id, code = error.code(), "connection refused");
-            let _ = socket.emit("error", &WireError::new(error.code(), error.to_string()));
+            tracing::info!(socket = %socket.id, code = error.code, "connection refused");
+            let _ = socket.emit("error", &error);
             let _ = socket.disconnect();
             return;
         }
@@ -61,9 +71,20 @@ async fn on_connect(
     // As socket.io does in JS: each socket is alone in a room named by its
     // id, which is how pushes leave the sender out of its own echoes.
     socket.join(socket.id.to_string());
-    // Organisation-wide events (presence), and for staff the activity feed.
-    for room in dialects::lvng::rooms_on_connect(&actor) {
-        socket.join(room);
+    // Organisation-wide events (presence), and for staff the activity feed;
+    // not for anonymous widget visitors.
+    let is_visitor = widget.is_some();
+    match widget {
+        Some(widget) => {
+            tracing::debug!(socket = %socket.id, chatbot = %widget.chatbot_id, key = %widget.key_id.prefix(), "widget visitor");
+            // Before the session: whoever sees a session sees the widget.
+            socket.extensions.insert(widget);
+        }
+        None => {
+            for room in dialects::lvng::rooms_on_connect(&actor) {
+                socket.join(room);
+            }
+        }
     }
     socket.extensions.insert(RateLimit::new(
         state.config.rate_limit_events,
@@ -82,8 +103,11 @@ async fn on_connect(
     socket.on_disconnect(on_disconnect);
     // Greet only once the user's presence is recorded: a client told it is
     // connected is online, and the log holds no write still to come from
-    // its connect.
-    crate::presence::socket_connected(&socket, &state, &actor).await;
+    // its connect. Anonymous widget visitors have no presence (and their
+    // clean-up copes with that).
+    if !is_visitor {
+        crate::presence::socket_connected(&socket, &state, &actor).await;
+    }
     // Auto-assignment may give a connected agent queued conversations.
     crate::support::staff_connected(&state, &actor);
     let _ = socket.emit(

@@ -174,10 +174,8 @@ fn details(call: &Call, chatbot: Option<ChatbotId>, session: &SessionId) -> Supp
 }
 
 /// The chatbot of a widget visitor's key; `None` for token users.
-fn widget_chatbot(_call: &Call) -> Option<ChatbotId> {
-    // Widget-key authentication lands with the keys work; until then every
-    // caller is a token user.
-    None
+fn widget_chatbot(call: &Call) -> Option<ChatbotId> {
+    crate::socket::widget(&call.socket).map(|w| w.chatbot_id)
 }
 
 #[cfg(test)]

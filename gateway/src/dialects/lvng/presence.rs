@@ -3,6 +3,7 @@
 //! sockets included) hears `presence:update` through the projection; the
 //! ack callback, if any, gets the same payload (or `{timestamp}` for a
 //! heartbeat). A heartbeat is recorded as activity and pushes nothing.
+//! Anonymous widget visitors have no presence: both are `FORBIDDEN` to them.
 
 use chrono::{DateTime, Utc};
 use domain::ids::UserId;
@@ -25,7 +26,19 @@ struct PresenceUpdate {
     status_text: Option<String>,
 }
 
+/// Nobody tracks a visitor's sockets, so a status they set would never
+/// time out; and staff presence is not for the public either.
+fn refuse_widget_visitors(call: &Call) -> Result<(), WireError> {
+    match crate::socket::widget(&call.socket) {
+        Some(_) => Err(WireError::forbidden(
+            "widget visitors are anonymous and have no presence",
+        )),
+        None => Ok(()),
+    }
+}
+
 pub async fn update(call: &Call) -> Result<(), WireError> {
+    refuse_widget_visitors(call)?;
     let input: PresenceUpdate = call.parse()?;
     let status = PresenceStatus::parse(&input.status)?;
     let custom_status = CustomStatus::parse_optional(input.custom_status)?;
@@ -64,6 +77,7 @@ pub async fn update(call: &Call) -> Result<(), WireError> {
 }
 
 pub async fn heartbeat(call: &Call) -> Result<(), WireError> {
+    refuse_widget_visitors(call)?;
     // The seed's heartbeat has no payload; whatever comes is ignored.
     let actor = &call.actor;
     call.state
