@@ -21,6 +21,7 @@ both_backends!(
     metadata_updates_apply_to_the_joined_conversation,
     ping_and_tracking_are_answered_and_tracking_is_recorded,
     bad_input_on_every_event_is_an_error_and_writes_nothing,
+    a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_reconnecting,
 );
 
 /// `join-conversation` and its `conversation-started`.
@@ -366,10 +367,18 @@ async fn the_conversation_list_pages_and_filters_by_status_agent_and_dates(backe
     let app = TestApp::spawn(backend).await;
     let (_ana, a) = conversation(&app, "ana", false).await;
     let (_bea, b) = conversation(&app, "bea", true).await;
-    let (_cai, c) = conversation(&app, "cai", true).await;
+    let (mut cai, c) = conversation(&app, "cai", true).await;
     let mut bob = app.client("acme", "bob", "agent").await;
-    enter(&mut bob, "console", &c).await;
-    bob.expect_where("status-change", status_is("agent")).await;
+    // Taken over REST: the widget hears it all the same.
+    let claimed = reqwest::Client::new()
+        .post(format!("{}/api/v1/conversations/{c}/claim", app.url()))
+        .bearer_auth(e2e::token("acme", "bob", "agent"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status().as_u16(), 200);
+    assert_eq!(cai.expect("agent-joined").await["agentId"], "bob");
+    cai.expect_where("status-change", status_is("agent")).await;
     // Another tenant's conversations never show.
     let mut gus = app.client("globex", "gus", "customer").await;
     start(&mut gus, "session-gus").await;
@@ -391,8 +400,9 @@ async fn the_conversation_list_pages_and_filters_by_status_agent_and_dates(backe
     assert_eq!(first["status"], "agent");
     assert_eq!(first["assignedAgentId"], "bob");
     assert_eq!(first["messages"], json!([]));
-    assert!(first["metadata"]["userAgent"].is_string(), "{first}");
-    assert!(first["metadata"]["ipAddress"].is_string(), "{first}");
+    // No forwarding header: the address is the peer's.
+    assert_eq!(first["metadata"]["ipAddress"], "127.0.0.1", "{first}");
+    assert!(first["metadata"].get("userAgent").is_some(), "{first}");
     assert!(first["timestamps"]["created"].is_string(), "{first}");
     assert!(first["timestamps"]["queuedAt"].is_string(), "{first}");
     assert!(
@@ -844,5 +854,88 @@ async fn bad_input_on_every_event_is_an_error_and_writes_nothing(backend: Backen
         "UNKNOWN_EVENT",
     )
     .await;
+    app.stop().await;
+}
+
+/// A widget visitor of `tenant`'s chatbot `bot-1`, connected with browser
+/// headers, and the key it used.
+async fn widget_visitor(app: &TestApp, key: &str) -> TestClient {
+    let auth = json!({ "widgetKey": key, "chatbotId": "bot-1" });
+    let headers = [
+        ("User-Agent", "Mozilla/5.0 (Widget test)".to_owned()),
+        ("Referer", "https://shop.example/pricing".to_owned()),
+        ("X-Forwarded-For", "203.0.113.7, 10.0.0.1".to_owned()),
+    ];
+    let mut client = TestClient::connect(&app.url(), Some(auth), &headers).await;
+    client.expect("connected").await;
+    client
+}
+
+async fn a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_reconnecting(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/keys", app.url()))
+        .bearer_auth(e2e::token("acme", "root", "admin"))
+        .json(&json!({ "kind": "widget", "chatbotId": "bot-1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let created: Value = response.json().await.unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+
+    let mut visitor = widget_visitor(&app, &key).await;
+    let started = start(&mut visitor, "sess-1").await;
+    assert_eq!(started["status"], "new");
+    let conv = started["conversationId"].clone();
+    let conv_id = conv.as_str().unwrap().to_owned();
+    let hello = say(&visitor, &conv_id, "Hi from the widget").await;
+    assert_eq!(hello["userId"], "visitor-sess-1");
+    assert_eq!(hello["sender"], "user");
+    // One connection, one session.
+    refused(
+        &mut visitor,
+        "join-conversation",
+        json!({ "sessionId": "sess-2" }),
+        "FORBIDDEN",
+    )
+    .await;
+    visitor.disconnect().await;
+
+    // The same session from a new connection is the same visitor.
+    let mut back = widget_visitor(&app, &key).await;
+    let again = enter(&mut back, "sess-1", &conv_id).await;
+    assert_eq!(again["messages"], json!([hello]));
+    let mut same = widget_visitor(&app, &key).await;
+    assert_eq!(start(&mut same, "sess-1").await["conversationId"], conv);
+    // Another session may not enter it, even knowing its id.
+    let mut stranger = widget_visitor(&app, &key).await;
+    refused(
+        &mut stranger,
+        "join-conversation",
+        json!({ "sessionId": "sess-3", "conversationId": conv }),
+        "FORBIDDEN",
+    )
+    .await;
+
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let listed = list(&mut bob, json!({})).await;
+    let conversation = &listed["conversations"][0];
+    assert_eq!(conversation["conversationId"], conv);
+    assert_eq!(conversation["chatbotId"], "bot-1");
+    assert_eq!(conversation["sessionId"], "sess-1");
+    assert_eq!(conversation["userId"], "visitor-sess-1");
+    assert_eq!(
+        conversation["metadata"]["userAgent"],
+        "Mozilla/5.0 (Widget test)"
+    );
+    assert_eq!(conversation["metadata"]["ipAddress"], "203.0.113.7");
+    assert_eq!(
+        conversation["metadata"]["referrer"],
+        "https://shop.example/pricing"
+    );
+    assert_eq!(listed["pagination"]["total"], 1);
     app.stop().await;
 }
