@@ -20,6 +20,7 @@
 //! - [`swarm`]: the `SwarmSession` aggregate (numbered steps of an agent swarm).
 //! - [`access_key`]: the `AccessKey` aggregate (widget and API keys), and
 //!   the format, hashing and checking of presented keys.
+//! - [`tracking`]: the `Visitor` aggregate (activities and page views a widget reports).
 //! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
@@ -36,6 +37,7 @@ pub mod policy;
 pub mod presence;
 pub mod settings;
 pub mod swarm;
+pub mod tracking;
 
 pub use error::DomainError;
 

@@ -195,7 +195,7 @@ impl From<MessageMetadata> for Value {
     }
 }
 
-fn has_nul(value: &Value) -> bool {
+pub(crate) fn has_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(has_nul),

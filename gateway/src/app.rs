@@ -70,6 +70,11 @@ pub async fn serve(
         vec![],
         (),
     );
+    let visitors = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let support = crate::support::Support::new(&log, &config);
     let state = AppState::new(Inner {
         support,
@@ -85,6 +90,7 @@ pub async fn serve(
         projector,
         auth,
         inflight: TaskTracker::new(),
+        visitors,
     });
 
     let (layer, io) = SocketIo::builder()
@@ -110,7 +116,9 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
+    // The peer address: where a widget visitor connects from.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");

@@ -6,6 +6,7 @@ use domain::call::Call;
 use domain::conversation::Conversation;
 use domain::presence::Presence;
 use domain::swarm::SwarmSession;
+use domain::tracking::Visitor;
 use projections::Projector;
 use std::sync::Arc;
 use store::{AggregateStore, EventLog};
@@ -21,6 +22,7 @@ pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
 pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
 pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
 pub type AccessKeys = CqrsFramework<AccessKey, AggregateStore<AccessKey>>;
+pub type Visitors = CqrsFramework<Visitor, AggregateStore<Visitor>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -46,6 +48,8 @@ pub struct Inner {
     pub support: crate::support::Support,
     /// Commands in flight; shutdown waits for them before closing the log.
     pub inflight: TaskTracker,
+    /// Site activity and page views (the chatbot dialect's tracking).
+    pub visitors: Visitors,
 }
 
 impl AppState {

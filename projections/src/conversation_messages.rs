@@ -228,6 +228,7 @@ impl Projection for ConversationMessages {
                         room,
                         user_id: e.user_id,
                         user_name: e.user_name,
+                        role: e.role,
                         at: e.at,
                     }
                 }

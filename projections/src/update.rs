@@ -90,6 +90,8 @@ pub enum Change {
         user_id: UserId,
         user_name: String,
         started: bool,
+        /// `None` for signals recorded before roles were kept.
+        role: Option<Role>,
         at: DateTime<Utc>,
     },
     ChannelUpdated {

@@ -249,6 +249,9 @@ pub struct Typing {
     pub conversation_id: ConversationId,
     pub user_id: UserId,
     pub user_name: String,
+    /// The typist's role (absent from events recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     pub at: Timestamp,
 }
 

@@ -430,6 +430,7 @@ impl Conversation {
                     conversation_id: conversation,
                     user_id: actor.user.clone(),
                     user_name: actor.display_name().to_owned(),
+                    role: Some(actor.role),
                     at,
                 };
                 Ok(vec![if matches!(action, Action::StartTyping) {

@@ -402,6 +402,7 @@ fn a_participant_starts_and_stops_typing() {
         conversation_id: conv(),
         user_id: customer().user,
         user_name: customer().display_name().into(),
+        role: Some(Role::Customer),
         at: at(4),
     };
     ConversationTest::with(())
@@ -412,6 +413,19 @@ fn a_participant_starts_and_stops_typing() {
         .given(opened_by(&customer()))
         .when(command(&customer(), 4, Action::StopTyping))
         .then_expect_events(vec![ConversationEvent::TypingStopped(typing)]);
+}
+
+#[test]
+fn typing_recorded_before_roles_were_kept_still_loads() {
+    let old = serde_json::json!({ "TypingStarted": {
+        "tenant": "acme", "conversation_id": "conv-1", "user_id": "cus-1",
+        "user_name": "cus-1 name", "at": "2026-11-22T10:00:04Z"
+    }});
+    let event: ConversationEvent = serde_json::from_value(old).unwrap();
+    let ConversationEvent::TypingStarted(typing) = event else {
+        panic!("{event:?}");
+    };
+    assert_eq!(typing.role, None);
 }
 
 #[test]

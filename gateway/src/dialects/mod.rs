@@ -3,6 +3,7 @@
 //! projection updates into its own outbound events and rooms.
 
 pub mod buddy;
+pub mod chatbot;
 pub mod lvng;
 
 use projections::Update;
@@ -20,6 +21,9 @@ pub async fn dispatch(call: &Call) -> Result<(), WireError> {
     if let Some(outcome) = buddy::dispatch(call).await {
         return outcome;
     }
+    if let Some(outcome) = chatbot::dispatch(call).await {
+        return outcome;
+    }
     Err(WireError::new(
         "UNKNOWN_EVENT",
         format!("no handler for event {:?}", call.event),
@@ -30,4 +34,5 @@ pub async fn dispatch(call: &Call) -> Result<(), WireError> {
 pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
     lvng::push(io, update).await;
     buddy::push(io, state, update).await;
+    chatbot::push(io, state, update).await;
 }

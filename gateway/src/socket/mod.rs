@@ -95,6 +95,9 @@ async fn on_connect(
     socket
         .extensions
         .insert(dialects::lvng::calls::JoinedCalls::default());
+    socket
+        .extensions
+        .insert(dialects::chatbot::ChatbotSocket::default());
     socket.on_fallback(on_event);
     // Before anything that waits: a socket may go while it connects.
     socket.on_disconnect(on_disconnect);

@@ -215,6 +215,7 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
             user_name,
             started,
             at,
+            ..
         } => {
             let age = Utc::now().signed_duration_since(update.recorded_at);
             if age.to_std().is_ok_and(|age| age > TYPING_FRESHNESS) {

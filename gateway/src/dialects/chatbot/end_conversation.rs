@@ -1,0 +1,48 @@
+//! `end-conversation {conversationId, reason?}` → `conversation-ended
+//! {conversationId, reason}` and `status-change {status: "ended"}` to the
+//! room. A customer ends it as `user_ended`; staff as `agent_ended`, or
+//! `resolved` when they say so in `reason` (an addition to the seed).
+//! Ending twice is `INVALID_STATE`.
+
+use domain::conversation::{Action, EndReason};
+use serde::Deserialize;
+
+use super::{conversation, invalid_in, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct End {
+    conversation_id: Option<String>,
+    reason: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: End = call.parse()?;
+    let room = conversation(call, request.conversation_id.as_deref())?;
+    let reason = if call.actor.role.is_staff() {
+        match request.reason.as_deref() {
+            None => EndReason::AgentEnded,
+            Some(raw) => match EndReason::parse(raw).map_err(invalid_in(&room))? {
+                reason @ (EndReason::AgentEnded | EndReason::Resolved) => reason,
+                _ => {
+                    return Err(WireError::validation(
+                        "staff end a conversation as agent_ended or resolved",
+                    )
+                    .in_conversation(room.id.as_str()));
+                }
+            },
+        }
+    } else {
+        // Customers have one reason; anyone else is refused by the domain.
+        EndReason::UserEnded
+    };
+    let action = Action::End {
+        reason,
+        idle_since: None,
+    };
+    run(call, &call.actor, "end-conversation", &room, action).await?;
+    super::done(call, &room);
+    Ok(())
+}

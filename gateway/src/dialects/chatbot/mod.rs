@@ -1,0 +1,211 @@
+//! The chatbot dialect (seed `000`) on namespace `/`: a widget's visitor
+//! talks to a chatbot, asks for a human, waits in the queue, is served by
+//! an agent, ends and rates the conversation; consoles list conversations,
+//! follow the organisation's notifications and dashboards. Kebab-case
+//! events (`join-conversation`, `send-message`, …).
+//!
+//! The seed's AI and knowledge events (`join-knowledge-room`,
+//! `search-knowledge`, `request-rag-response(-stream)`,
+//! `request-ai-analysis`, `request-conversation-summary`) are not routed
+//! yet: they get `UNKNOWN_EVENT`.
+//!
+//! Rooms are this dialect's own (lvng's rooms hear lvng events), and always
+//! name the tenant:
+//! - `chatbot:{tenant}:conversation:{id}`: everyone who joined the
+//!   conversation with `join-conversation`;
+//! - `chatbot:{tenant}:conversation:{id}:staff`: its staff, who also see a
+//!   robot's suggestions before they are shared;
+//! - `chatbot:{tenant}:conversations`: consoles that sent
+//!   `join-conversation-list`;
+//! - `chatbot:{tenant}:org`: staff that sent `join-org` (notifications);
+//! - `chatbot:{tenant}:dashboards`: staff that sent `subscribe-dashboard`.
+//!
+//! A widget visitor's sessionId is its bearer: on `join-conversation` the
+//! socket's identity becomes `visitor-{sessionId}` (see
+//! [`join_conversation`]), so a visitor who reconnects with the same
+//! sessionId is the same customer, in the same conversation.
+
+mod conversation_list;
+mod dashboard;
+mod end_conversation;
+mod escalate;
+mod join_conversation;
+mod org;
+mod ping;
+mod push;
+mod rate;
+mod reads;
+mod render;
+mod send_message;
+mod tracking;
+mod typing;
+mod update_metadata;
+
+pub use push::push;
+
+use domain::actor::Actor;
+use domain::conversation::{Action, Conversation, ConversationCommand, Kind};
+use domain::ids::{ConversationId, SessionId, TenantId};
+use domain::{DomainError, Timestamp};
+use projections::Room;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::commands::{self, Origin};
+use crate::error::WireError;
+use crate::socket::Call;
+
+pub const DIALECT: &str = "chatbot";
+
+/// `None` when the event is not one of this dialect's.
+pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
+    Some(match call.event.as_str() {
+        "join-conversation" => join_conversation::handle(call).await,
+        "send-message" => send_message::handle(call).await,
+        "typing" => typing::handle(call).await,
+        "escalate" => escalate::handle(call).await,
+        "end-conversation" => end_conversation::handle(call).await,
+        "rate" => rate::handle(call).await,
+        "join-conversation-list" => conversation_list::join(call).await,
+        "request-conversation-list" => conversation_list::request(call).await,
+        "update-conversation-metadata" => update_metadata::handle(call).await,
+        "join-org" => org::join(call).await,
+        "leave-org" => org::leave(call).await,
+        "track-activity" => tracking::track_activity(call).await,
+        "page-view" => tracking::page_view(call).await,
+        "subscribe-dashboard" => dashboard::subscribe(call).await,
+        "ping" => ping::handle(call).await,
+        // A client reporting its own failure: noted, never answered (an
+        // `error` back would only feed its error handler again).
+        "error" => {
+            tracing::debug!(socket = %call.socket.id, report = %call.data, "client-side error");
+            Ok(())
+        }
+        _ => return None,
+    })
+}
+
+/// What this dialect remembers about a socket: the widget session it is
+/// bound to, the conversation it joined last, the dashboards it follows.
+/// Inserted on connect, so that concurrent events share one copy.
+#[derive(Clone, Default)]
+pub struct ChatbotSocket(Arc<Mutex<SocketState>>);
+
+#[derive(Default)]
+struct SocketState {
+    session: Option<SessionId>,
+    current: Option<ConversationId>,
+    dashboards: BTreeSet<String>,
+}
+
+impl ChatbotSocket {
+    fn with<T>(&self, f: impl FnOnce(&mut SocketState) -> T) -> T {
+        // The state stays consistent whatever panicked while holding it.
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The dashboards this socket follows.
+    pub fn dashboards(&self) -> Vec<String> {
+        self.with(|s| s.dashboards.iter().cloned().collect())
+    }
+}
+
+/// This dialect's state of the caller's socket.
+fn socket_state(call: &Call) -> ChatbotSocket {
+    call.socket
+        .extensions
+        .get::<ChatbotSocket>()
+        .unwrap_or_default()
+}
+
+/// The room of everyone in a conversation.
+pub fn conversation_room(tenant: &TenantId, id: &ConversationId) -> String {
+    format!("chatbot:{tenant}:conversation:{id}")
+}
+
+/// The conversation's staff: they also see unshared robot messages.
+pub fn staff_room(tenant: &TenantId, id: &ConversationId) -> String {
+    format!("chatbot:{tenant}:conversation:{id}:staff")
+}
+
+/// Consoles following the tenant's conversation list.
+pub fn list_room(tenant: &TenantId) -> String {
+    format!("chatbot:{tenant}:conversations")
+}
+
+/// The organisation's notification room (`join-org`).
+pub fn org_room(tenant: &TenantId) -> String {
+    format!("chatbot:{tenant}:org")
+}
+
+/// Sockets following one or more dashboards of the tenant.
+pub fn dashboards_room(tenant: &TenantId) -> String {
+    format!("chatbot:{tenant}:dashboards")
+}
+
+/// A conversation of the caller's tenant, from the payload's
+/// `conversationId`.
+fn conversation(call: &Call, raw: Option<&str>) -> Result<Room, WireError> {
+    let raw = raw.ok_or_else(|| {
+        WireError::validation("conversationId is required")
+            .with_details(format!("{}: missing field `conversationId`", call.event))
+    })?;
+    let id = ConversationId::parse(raw)
+        .map_err(|e| WireError::validation(format!("invalid conversationId: {e}")))?;
+    Ok(Room::new(call.actor.tenant.clone(), Kind::Conversation, id))
+}
+
+/// A domain refusal about a value, told with the conversation it concerns.
+fn invalid_in(room: &Room) -> impl Fn(DomainError) -> WireError + '_ {
+    |e| WireError::from(e).in_conversation(room.id.as_str())
+}
+
+/// Run `action` on a conversation as `actor` (the caller, or its widget
+/// identity); answers with the time the command was stamped with, which is
+/// the time of the events it recorded.
+async fn run(
+    call: &Call,
+    actor: &Actor,
+    command: &'static str,
+    room: &Room,
+    action: Action,
+) -> Result<Timestamp, WireError> {
+    let origin = Origin {
+        actor,
+        dialect: DIALECT,
+        socket_id: Some(call.socket.id.to_string()),
+    };
+    let stream = Conversation::stream_id(room.kind, &room.tenant, &room.id);
+    let stamped = Mutex::new(None);
+    commands::run(
+        &call.state,
+        &call.state.conversations,
+        &origin,
+        command,
+        &stream,
+        None,
+        |at| {
+            *stamped.lock().unwrap_or_else(PoisonError::into_inner) = Some(at);
+            ConversationCommand {
+                kind: room.kind,
+                conversation: room.id.clone(),
+                actor: actor.clone(),
+                at,
+                action: action.clone(),
+            }
+        },
+    )
+    .await
+    .map_err(|e| e.in_conversation(room.id.as_str()))?;
+    let at = stamped.into_inner().unwrap_or_else(PoisonError::into_inner);
+    Ok(at.unwrap_or_else(chrono::Utc::now))
+}
+
+/// `{success: true, conversationId}`: the ack of commands whose outcome the
+/// room hears.
+fn done(call: &Call, room: &Room) {
+    call.answer(&serde_json::json!({
+        "success": true,
+        "conversationId": room.id.as_str(),
+    }));
+}

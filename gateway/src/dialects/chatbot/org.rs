@@ -1,0 +1,73 @@
+//! The organisation's notification room (staff only):
+//! - `join-org {orgId, userId?}` → `org-joined {orgId, roomName,
+//!   timestamp}`; `orgId` must be the caller's tenant and `userId`, when
+//!   given, the caller; otherwise `error {code: "JOIN_ORG_FAILED"}`;
+//! - `leave-org {orgId}` → `org-left {orgId, timestamp}`.
+//!
+//! The room hears `notification {type, title, message, data, timestamp}`
+//! when a conversation is queued (`conversation-queued`) or escalated to
+//! supervisors (`conversation-escalated`), and when a customer rates one
+//! `bad` (`bad-rating`); `data` holds `conversationId`, `status`, `userId`
+//! and what the event adds (`reason`, `comment`, `agentId`).
+
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::org_room;
+use crate::error::WireError;
+use crate::socket::Call;
+use crate::wire_time;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Org {
+    org_id: Option<String>,
+    user_id: Option<String>,
+}
+
+fn failed(message: &str) -> WireError {
+    WireError::new("JOIN_ORG_FAILED", message)
+}
+
+pub async fn join(call: &Call) -> Result<(), WireError> {
+    let request: Org = call.parse().map_err(|e| failed(&e.message))?;
+    let org = request.org_id.ok_or_else(|| failed("orgId is required"))?;
+    if org != call.actor.tenant.as_str() {
+        return Err(failed("orgId is not your organisation"));
+    }
+    if request
+        .user_id
+        .is_some_and(|user| user != call.actor.user.as_str())
+    {
+        return Err(failed("userId is not you"));
+    }
+    if !call.actor.role.is_staff() {
+        return Err(failed(
+            "only agents, supervisors and admins follow the organisation's notifications",
+        ));
+    }
+    let room = org_room(&call.actor.tenant);
+    call.socket.join(room.clone());
+    call.reply(
+        "org-joined",
+        &json!({ "orgId": org, "roomName": room, "timestamp": wire_time(Utc::now()) }),
+    );
+    Ok(())
+}
+
+pub async fn leave(call: &Call) -> Result<(), WireError> {
+    let request: Org = call.parse()?;
+    let org = request
+        .org_id
+        .ok_or_else(|| WireError::validation("orgId is required"))?;
+    if org != call.actor.tenant.as_str() {
+        return Err(WireError::forbidden("orgId is not your organisation"));
+    }
+    call.socket.leave(org_room(&call.actor.tenant));
+    call.reply(
+        "org-left",
+        &json!({ "orgId": org, "timestamp": wire_time(Utc::now()) }),
+    );
+    Ok(())
+}

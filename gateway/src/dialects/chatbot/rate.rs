@@ -1,0 +1,50 @@
+//! `rate {conversationId, rating: "good" | "bad", comment?}`: the
+//! conversation's customer rates it (again, to change their mind). Rating a
+//! conversation without messages is `INVALID_STATE`. The seed has no
+//! answer: the ack callback, if any, gets `{success, conversationId,
+//! rating}`; a bad rating notifies the organisation room.
+
+use domain::conversation::{Action, Rating, Remark};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{conversation, invalid_in, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rate {
+    conversation_id: Option<String>,
+    rating: Option<String>,
+    comment: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Rate = call.parse()?;
+    let room = conversation(call, request.conversation_id.as_deref())?;
+    let rating = request.rating.ok_or_else(|| {
+        WireError::validation("rating is required (\"good\" or \"bad\")")
+            .in_conversation(room.id.as_str())
+    })?;
+    let rating = Rating::parse(&rating).map_err(invalid_in(&room))?;
+    let comment = request
+        .comment
+        .map(|c| Remark::parse("comment", c))
+        .transpose()
+        .map_err(invalid_in(&room))?;
+    run(
+        call,
+        &call.actor,
+        "rate",
+        &room,
+        Action::Rate { rating, comment },
+    )
+    .await?;
+    call.answer(&json!({
+        "success": true,
+        "conversationId": room.id.as_str(),
+        "rating": rating.as_str(),
+    }));
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `typing {conversationId, isTyping}` → `typing {sender, senderName,
+//! isTyping, conversationId}` to the others in the conversation's room.
+
+use domain::conversation::Action;
+use serde::Deserialize;
+
+use super::{conversation, run};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Typing {
+    conversation_id: Option<String>,
+    is_typing: Option<bool>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Typing = call.parse()?;
+    let room = conversation(call, request.conversation_id.as_deref())?;
+    let typing = request.is_typing.ok_or_else(|| {
+        WireError::validation("isTyping is required (true or false)")
+            .in_conversation(room.id.as_str())
+    })?;
+    let action = if typing {
+        Action::StartTyping
+    } else {
+        Action::StopTyping
+    };
+    run(call, &call.actor, "typing", &room, action).await?;
+    super::done(call, &room);
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `update-conversation-metadata {metadata, conversationId?}`: merge keys
+//! into a conversation's metadata (a key set to null is removed). The seed
+//! names no conversation: it is `conversationId` when given, else the one
+//! this socket joined last with `join-conversation`. The seed has no
+//! answer: the ack callback, if any, gets `{success, conversationId,
+//! metadata}` (the keys as sent).
+
+use domain::conversation::Action;
+use domain::message::MessageMetadata;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{conversation, invalid_in, run, socket_state};
+use crate::error::WireError;
+use crate::socket::Call;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Update {
+    metadata: Option<Value>,
+    conversation_id: Option<String>,
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let request: Update = call.parse()?;
+    let current = socket_state(call).with(|s| s.current.clone());
+    let raw = request
+        .conversation_id
+        .or_else(|| current.map(String::from))
+        .ok_or_else(|| {
+            WireError::validation(
+                "conversationId is required when this connection has joined no conversation",
+            )
+        })?;
+    let room = conversation(call, Some(&raw))?;
+    let metadata = request.metadata.ok_or_else(|| {
+        WireError::validation("metadata is required (an object)").in_conversation(room.id.as_str())
+    })?;
+    let changes = MessageMetadata::parse(metadata).map_err(invalid_in(&room))?;
+    let echo = Value::from(changes.clone());
+    run(
+        call,
+        &call.actor,
+        "update-conversation-metadata",
+        &room,
+        Action::UpdateMetadata(changes),
+    )
+    .await?;
+    call.answer(&json!({
+        "success": true,
+        "conversationId": room.id.as_str(),
+        "metadata": echo,
+    }));
+    Ok(())
+}
