@@ -25,11 +25,13 @@ fn framework(log: &EventLog, snapshot_every: u64) -> (Cqrs, AggregateStore<Conve
     (CqrsFramework::new(store.clone(), vec![], ()), store)
 }
 
-fn customer() -> Actor {
+/// An agent: its messages record only themselves (a customer's first one
+/// also activates the support workflow), so event counts are message counts.
+fn member() -> Actor {
     Actor {
-        user: UserId::parse("cus-1").unwrap(),
+        user: UserId::parse("agent-1").unwrap(),
         tenant: TenantId::parse("acme").unwrap(),
-        role: Role::Customer,
+        role: Role::Agent,
         name: Some("Ana".into()),
     }
 }
@@ -39,7 +41,7 @@ fn conversation() -> ConversationId {
 }
 
 fn stream() -> String {
-    Conversation::stream_id(Kind::Conversation, &customer().tenant, &conversation())
+    Conversation::stream_id(Kind::Conversation, &member().tenant, &conversation())
 }
 
 fn command(actor: &Actor, action: Action) -> ConversationCommand {
@@ -95,8 +97,8 @@ async fn commands_become_events_with_tenant_type_version_and_metadata(backend: B
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (cqrs, _) = framework(&log, 100);
-    execute(&cqrs, &customer(), Action::Join).await.unwrap();
-    execute(&cqrs, &customer(), post("Hello")).await.unwrap();
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), post("Hello")).await.unwrap();
     let events = log.read_stream(&stream(), 0).await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
@@ -122,10 +124,11 @@ async fn a_refused_command_writes_nothing_and_leaves_the_aggregate_usable(backen
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (cqrs, _) = framework(&log, 100);
-    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
     let stranger = Actor {
         user: UserId::parse("cus-2").unwrap(),
-        ..customer()
+        role: Role::Customer,
+        ..member()
     };
     let refused = execute(&cqrs, &stranger, post("let me in")).await;
     assert!(
@@ -135,7 +138,7 @@ async fn a_refused_command_writes_nothing_and_leaves_the_aggregate_usable(backen
         ),
         "{refused:?}"
     );
-    execute(&cqrs, &customer(), post("still here"))
+    execute(&cqrs, &member(), post("still here"))
         .await
         .unwrap();
     let events = log.read_stream(&stream(), 0).await.unwrap();
@@ -147,13 +150,13 @@ async fn a_retried_command_is_stored_once(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (cqrs, _) = framework(&log, 100);
-    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
     let command_id = Uuid::now_v7();
     let message = post("once");
     for _ in 0..3 {
         cqrs.execute_with_metadata(
             &stream(),
-            command(&customer(), message.clone()),
+            command(&member(), message.clone()),
             metadata(command_id),
         )
         .await
@@ -162,7 +165,7 @@ async fn a_retried_command_is_stored_once(backend: Backend) {
     let events = log.read_stream(&stream(), 0).await.unwrap();
     assert_eq!(events.len(), 3, "{events:#?}");
     // The aggregate was not left counting phantom messages.
-    execute(&cqrs, &customer(), post("next")).await.unwrap();
+    execute(&cqrs, &member(), post("next")).await.unwrap();
     let events = log.read_stream(&stream(), 0).await.unwrap();
     assert_eq!(events.len(), 4);
     assert_eq!(events[3].stream_version, 4);
@@ -174,16 +177,16 @@ async fn a_second_node_writing_first_is_a_conflict_then_a_retry_succeeds(backend
     let node_b = EventLog::connect(db.url()).await.unwrap();
     let (cqrs_a, _) = framework(&node_a, 100);
     let (cqrs_b, _) = framework(&node_b, 100);
-    execute(&cqrs_a, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs_a, &member(), Action::Join).await.unwrap();
     // Node B loads from the log and writes; node A's cached copy is now stale.
-    execute(&cqrs_b, &customer(), post("from b")).await.unwrap();
-    let stale = execute(&cqrs_a, &customer(), post("from a")).await;
+    execute(&cqrs_b, &member(), post("from b")).await.unwrap();
+    let stale = execute(&cqrs_a, &member(), post("from a")).await;
     assert!(
         matches!(stale, Err(AggregateError::AggregateConflict)),
         "{stale:?}"
     );
     // The conflict dropped the stale copy: the retry loads fresh state.
-    execute(&cqrs_a, &customer(), post("from a")).await.unwrap();
+    execute(&cqrs_a, &member(), post("from a")).await.unwrap();
     let contents: Vec<String> = node_b
         .read_stream(&stream(), 0)
         .await
@@ -200,7 +203,7 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (cqrs, _) = framework(&log, SNAPSHOT_EVERY);
-    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
     // Fill the stream straight through the log, in large appends.
     let mut version = 2;
     for chunk in 0..(MESSAGES / 5_000) {
@@ -228,7 +231,7 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
     // The first command after the bulk load replays the stream once; that
     // long replay is snapshotted (in the background).
     let (first, first_store) = framework(&log, SNAPSHOT_EVERY);
-    execute(&first, &customer(), post("one more"))
+    execute(&first, &member(), post("one more"))
         .await
         .unwrap();
     assert_eq!(first_store.replayed_events(), MESSAGES + 2);
@@ -240,12 +243,12 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
     // A cold node (empty cache) loads the snapshot and replays only what
     // came after it: the one message.
     let (cold, cold_store) = framework(&log, SNAPSHOT_EVERY);
-    execute(&cold, &customer(), post("and another"))
+    execute(&cold, &member(), post("and another"))
         .await
         .unwrap();
     assert_eq!(cold_store.replayed_events(), 1);
     // A warm one does not even read the snapshot again.
-    execute(&cold, &customer(), post("and again"))
+    execute(&cold, &member(), post("and again"))
         .await
         .unwrap();
     assert_eq!(cold_store.replayed_events(), 1);
@@ -263,7 +266,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (cqrs, _) = framework(&log, 50);
-    execute(&cqrs, &customer(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
     let cqrs = std::sync::Arc::new(cqrs);
     let mut tasks = Vec::new();
     for n in 0..MESSAGES {
@@ -287,7 +290,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
                     let result = cqrs
                         .execute_with_metadata(
                             &stream(),
-                            command(&customer(), action.clone()),
+                            command(&member(), action.clone()),
                             metadata(command_id),
                         )
                         .await;
@@ -315,7 +318,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
     assert_eq!(contents, expected);
     // A cold load agrees with the log.
     let (cold, _) = framework(&log, 50);
-    execute(&cold, &customer(), post("after the burst"))
+    execute(&cold, &member(), post("after the burst"))
         .await
         .unwrap();
     let snapshot_or_replay = log.read_stream(&stream(), 0).await.unwrap();
@@ -328,20 +331,20 @@ async fn a_long_replay_is_snapshotted_even_when_nothing_is_written(backend: Back
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (writer, _) = framework(&log, 0);
-    execute(&writer, &customer(), Action::Join).await.unwrap();
+    execute(&writer, &member(), Action::Join).await.unwrap();
     for n in 0..120 {
-        execute(&writer, &customer(), post(&format!("m{n}")))
+        execute(&writer, &member(), post(&format!("m{n}")))
             .await
             .unwrap();
     }
     assert_eq!(log.snapshot(&stream()).await.unwrap(), None);
     // A cold node loads for a command that writes nothing (joining again).
     let (reader, reader_store) = framework(&log, 100);
-    execute(&reader, &customer(), Action::Join).await.unwrap();
+    execute(&reader, &member(), Action::Join).await.unwrap();
     assert_eq!(reader_store.replayed_events(), 122);
     assert_eq!(wait_for_snapshot(&log).await.stream_version, 122);
     let (cold, cold_store) = framework(&log, 100);
-    execute(&cold, &customer(), Action::Join).await.unwrap();
+    execute(&cold, &member(), Action::Join).await.unwrap();
     assert_eq!(cold_store.replayed_events(), 0);
 }
 
@@ -351,9 +354,9 @@ async fn a_snapshot_saved_after_its_events_lets_a_cold_node_skip_them(backend: B
     let db = TestDatabase::new(backend).await;
     let log = EventLog::connect(db.url()).await.unwrap();
     let (writer, _) = framework(&log, 10);
-    execute(&writer, &customer(), Action::Join).await.unwrap();
+    execute(&writer, &member(), Action::Join).await.unwrap();
     for n in 0..8 {
-        execute(&writer, &customer(), post(&format!("m{n}")))
+        execute(&writer, &member(), post(&format!("m{n}")))
             .await
             .unwrap();
     }
@@ -362,9 +365,9 @@ async fn a_snapshot_saved_after_its_events_lets_a_cold_node_skip_them(backend: B
     assert_eq!(snapshot.stream_version, 10);
     let state: Conversation = serde_json::from_value(snapshot.state).unwrap();
     assert_eq!(state.message_count(), 8);
-    execute(&writer, &customer(), post("after")).await.unwrap();
+    execute(&writer, &member(), post("after")).await.unwrap();
     let (cold, cold_store) = framework(&log, 10);
-    execute(&cold, &customer(), post("cold")).await.unwrap();
+    execute(&cold, &member(), post("cold")).await.unwrap();
     assert_eq!(cold_store.replayed_events(), 1);
 }
 
