@@ -138,9 +138,7 @@ async fn a_refused_command_writes_nothing_and_leaves_the_aggregate_usable(backen
         ),
         "{refused:?}"
     );
-    execute(&cqrs, &member(), post("still here"))
-        .await
-        .unwrap();
+    execute(&cqrs, &member(), post("still here")).await.unwrap();
     let events = log.read_stream(&stream(), 0).await.unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(events[2].payload["content"], json!("still here"));
@@ -231,9 +229,7 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
     // The first command after the bulk load replays the stream once; that
     // long replay is snapshotted (in the background).
     let (first, first_store) = framework(&log, SNAPSHOT_EVERY);
-    execute(&first, &member(), post("one more"))
-        .await
-        .unwrap();
+    execute(&first, &member(), post("one more")).await.unwrap();
     assert_eq!(first_store.replayed_events(), MESSAGES + 2);
     let snapshot = wait_for_snapshot(&log).await;
     assert_eq!(snapshot.stream_version, MESSAGES + 2);
@@ -248,9 +244,7 @@ async fn a_conversation_with_a_hundred_thousand_messages_is_not_replayed(backend
         .unwrap();
     assert_eq!(cold_store.replayed_events(), 1);
     // A warm one does not even read the snapshot again.
-    execute(&cold, &member(), post("and again"))
-        .await
-        .unwrap();
+    execute(&cold, &member(), post("and again")).await.unwrap();
     assert_eq!(cold_store.replayed_events(), 1);
     let tail = log.read_stream(&stream(), MESSAGES + 2).await.unwrap();
     let versions: Vec<u64> = tail.iter().map(|e| e.stream_version).collect();
