@@ -91,6 +91,7 @@ pub async fn serve(
         auth,
         inflight: TaskTracker::new(),
         visitors,
+        assistant: crate::assistant::Assistant::default(),
     });
 
     let (layer, io) = SocketIo::builder()

@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - [`app`]: [`serve`], start-up and orderly shutdown.
+//! - [`assistant`]: the assistant's answers (policy, streaming, provenance).
 //! - [`config`]: [`Config`], from the environment.
 //! - [`auth`]: JWT verification and credential extraction.
 //! - [`socket`]: connect and authenticate, then route every event.
@@ -20,6 +21,7 @@
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
 
 pub mod app;
+pub mod assistant;
 pub mod auth;
 pub mod commands;
 pub mod config;

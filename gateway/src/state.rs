@@ -50,6 +50,8 @@ pub struct Inner {
     pub inflight: TaskTracker,
     /// Site activity and page views (the chatbot dialect's tracking).
     pub visitors: Visitors,
+    /// The assistant's answers being written on this node.
+    pub assistant: crate::assistant::Assistant,
 }
 
 impl AppState {

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::{Conversation, ConversationEvent, Kind};
+use domain::conversation::{Conversation, ConversationEvent, Kind, Provenance};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,6 +47,8 @@ pub struct MessageView {
     pub deleted: Option<Deletion>,
     /// A robot's suggestion not yet shared: staff only.
     pub hidden: bool,
+    /// An assistant's answer: its sources, provider and outcome.
+    pub provenance: Option<Provenance>,
 }
 
 /// One emoji on a message, with who reacted (in the order they did).
@@ -111,6 +113,7 @@ impl Projection for ConversationMessages {
                         content: e.content,
                         content_type: e.content_type,
                         hidden: e.hidden,
+                        provenance: e.provenance,
                         optimistic_id: e.optimistic_id,
                         thread_id: e.thread_id,
                         mentions: e.mentions,
@@ -314,7 +317,7 @@ async fn insert(
 ) -> Result<(), ProjectionError> {
     let sql = format!(
         "INSERT INTO conversation_messages ({INSERT_COLUMNS}) VALUES {}",
-        backend.row_placeholders(messages.len(), 17)
+        backend.row_placeholders(messages.len(), 18)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in messages {
@@ -335,7 +338,13 @@ async fn insert(
             .bind("[]")
             .bind(format_time(m.created_at))
             .bind(format_time(m.updated_at))
-            .bind(i64::from(m.hidden));
+            .bind(i64::from(m.hidden))
+            .bind(
+                m.provenance
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
+            );
     }
     query.execute(conn).await?;
     Ok(())
@@ -436,12 +445,12 @@ async fn mark_read(
 
 const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
-     reactions, created_at, updated_at, hidden";
+     reactions, created_at, updated_at, hidden, provenance";
 
 const COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
      reactions, created_at, updated_at, metadata, edited_at, deleted_at, deleted_by, \
-     deleted_by_name, hidden";
+     deleted_by_name, hidden, provenance";
 
 fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
     let bad = |e: domain::DomainError| ProjectionError::Decode(e.to_string());
@@ -473,6 +482,10 @@ fn decode(row: &AnyRow) -> Result<MessageView, ProjectionError> {
         content: row.try_get(8)?,
         content_type: row.try_get(9)?,
         hidden: row.try_get::<i64, _>(21)? != 0,
+        provenance: row
+            .try_get::<Option<String>, _>(22)?
+            .map(|raw| serde_json::from_str(&raw))
+            .transpose()?,
         optimistic_id: row.try_get(10)?,
         thread_id: thread.map(MessageId::parse).transpose().map_err(bad)?,
         mentions: serde_json::from_str(&row.try_get::<String, _>(12)?)?,

@@ -83,6 +83,7 @@ impl World {
                 thread_id: None,
                 mentions: vec![],
                 kind: MessageKind::Text,
+                provenance: None,
             }),
         )
         .await;
@@ -158,6 +159,7 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
                 thread_id: Some(first.clone()),
                 mentions: vec![UserId::parse("bob").unwrap()],
                 kind: MessageKind::Text,
+                provenance: None,
             }),
         )
         .await;

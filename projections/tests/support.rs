@@ -95,6 +95,7 @@ impl World {
                 thread_id: None,
                 mentions: vec![],
                 kind,
+                provenance: None,
             }),
         )
         .await;

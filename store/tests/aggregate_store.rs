@@ -62,6 +62,7 @@ fn post(text: &str) -> Action {
         thread_id: None,
         mentions: vec![],
         kind: MessageKind::Text,
+        provenance: None,
     })
 }
 
@@ -274,6 +275,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
                 thread_id: None,
                 mentions: vec![],
                 kind: MessageKind::Text,
+                provenance: None,
             });
             // Every third message is sent twice, as a client retry would.
             let sends = if n % 3 == 0 { 2 } else { 1 };

@@ -107,6 +107,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
             mentions: vec![],
             hidden: false,
             first_response_seconds: None,
+            provenance: None,
             at: start + Span::milliseconds(n as i64 * 10),
         }));
     }

@@ -1,6 +1,7 @@
 //! What a caller can ask of a conversation or a channel.
 
 use super::Kind;
+use super::assistant::Provenance;
 use super::channel::ChannelChanges;
 use super::support::{EndReason, MessageKind, Rating, Remark, SupportDetails};
 use crate::Timestamp;
@@ -110,4 +111,6 @@ pub struct NewMessage {
     pub mentions: Vec<UserId>,
     /// Text by default; system notices and robot suggestions are staff's.
     pub kind: MessageKind,
+    /// The assistant's answers say why (services only).
+    pub provenance: Option<Provenance>,
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Kind;
+use super::assistant::Provenance;
 use super::channel::ChannelInfo;
 use super::support::{Assignment, EndReason, Rating, Status, SupportDetails};
 use crate::Timestamp;
@@ -177,6 +178,9 @@ pub struct MessagePosted {
     /// queued (or opened, if it never was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_seconds: Option<i64>,
+    /// An assistant's answer: its sources, provider and outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     pub at: Timestamp,
 }
 

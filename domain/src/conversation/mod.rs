@@ -20,6 +20,7 @@
 //! - joining twice, or leaving when not a participant, changes nothing;
 //! - rejoining is joining, except that it never opens a conversation.
 
+mod assistant;
 mod channel;
 mod commands;
 mod cqrs;
@@ -30,6 +31,7 @@ mod support;
 mod tests;
 mod workflow;
 
+pub use assistant::{ASSISTANT_USER, Provenance, ReplyOutcome, SourceRef};
 pub use channel::{ChannelChanges, ChannelInfo, ChannelName, ChannelText};
 pub use commands::{Action, ConversationCommand, MAX_READ_BATCH, NewMessage};
 pub use events::{
@@ -263,6 +265,11 @@ impl Conversation {
                 if self.messages.contains_key(&message.id) {
                     return Ok(vec![]);
                 }
+                if message.provenance.is_some() && actor.role != Role::Service {
+                    return Err(DomainError::Forbidden(
+                        "only the assistant may post an answer with provenance".into(),
+                    ));
+                }
                 if message.kind != MessageKind::Text && !actor.role.is_staff() {
                     return Err(DomainError::Forbidden(format!(
                         "only staff may post {} messages",
@@ -317,6 +324,7 @@ impl Conversation {
                     mentions: message.mentions,
                     hidden: message.kind == MessageKind::Robot,
                     first_response_seconds,
+                    provenance: message.provenance,
                     at,
                 });
                 Ok(std::iter::once(posted).chain(activated).collect())

@@ -86,6 +86,7 @@ fn new_message(text: &str) -> NewMessage {
         thread_id: None,
         mentions: vec![UserId::parse("bob").unwrap()],
         kind: MessageKind::Text,
+        provenance: None,
     }
 }
 
@@ -105,6 +106,7 @@ fn posted_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
         mentions: vec![UserId::parse("bob").unwrap()],
         hidden: false,
         first_response_seconds: None,
+        provenance: None,
         at: at(second),
     })
 }

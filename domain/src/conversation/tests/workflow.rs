@@ -1,7 +1,10 @@
 //! Given/when/then tests for the support workflow.
 
 use super::*;
-use crate::conversation::{Assignment, EndReason, Rating, Remark, Status, SupportDetails};
+use crate::conversation::{
+    Assignment, EndReason, Provenance, Rating, Remark, ReplyOutcome, SourceRef, Status,
+    SupportDetails,
+};
 
 fn supervisor() -> Actor {
     actor("sup-1", Role::Supervisor)
@@ -688,4 +691,45 @@ fn channels_have_no_support_workflow() {
         .then_expect_error(DomainError::InvalidState(
             "channels have no support workflow".into(),
         ));
+}
+
+#[test]
+fn only_the_assistant_posts_answers_with_provenance() {
+    let provenance = Provenance {
+        in_reply_to: MessageId::parse("msg_1").unwrap(),
+        outcome: ReplyOutcome::Answered,
+        sources: vec![SourceRef {
+            article_id: "kb-1".into(),
+            version: 2,
+            title: "Resetting your password".into(),
+        }],
+        provider: "embedded".into(),
+        model: None,
+        handoff_offered: false,
+        close_suggested: false,
+    };
+    let answer = NewMessage {
+        id: MessageId::parse("msg_answer").unwrap(),
+        provenance: Some(provenance.clone()),
+        ..new_message("Open Settings, then Security.")
+    };
+    ConversationTest::with(())
+        .given(active())
+        .when(command(&customer(), 3, Action::PostMessage(answer.clone())))
+        .then_expect_error(DomainError::Forbidden(
+            "only the assistant may post an answer with provenance".into(),
+        ));
+    let events = ConversationTest::with(())
+        .given(active())
+        .when(command(&system(), 3, Action::PostMessage(answer)))
+        .inspect_result()
+        .unwrap();
+    let [ConversationEvent::MessagePosted(posted)] = events.as_slice() else {
+        panic!("expected one message, got {events:?}");
+    };
+    assert_eq!(posted.provenance, Some(provenance));
+    assert_eq!(
+        posted.first_response_seconds, None,
+        "the assistant is not staff"
+    );
 }

@@ -65,6 +65,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         thread_id: None,
         mentions: Vec::new(),
         kind,
+        provenance: None,
     };
     let at = run(call, "send_message", &room, Action::PostMessage(message)).await?;
     call.answer(

@@ -35,6 +35,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         thread_id: None,
         mentions: Vec::new(),
         kind: MessageKind::Text,
+        provenance: None,
     };
     let actor = call.actor.clone();
     let at = run(

@@ -91,6 +91,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         thread_id,
         mentions,
         kind: MessageKind::Text,
+        provenance: None,
     };
     run(
         call,
