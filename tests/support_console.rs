@@ -20,28 +20,8 @@ both_backends!(
     the_conversation_list_carries_the_support_fields_and_filters,
 );
 
-/// `method path` with a bearer token and an optional JSON body: (status,
-/// JSON body or null).
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    bearer: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", app.url()))
-        .bearer_auth(bearer);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("an HTTP answer");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn post(app: &TestApp, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
-    call(app, reqwest::Method::POST, path, bearer, body).await
+    app.call(reqwest::Method::POST, path, bearer, body).await
 }
 
 async fn get(app: &TestApp, path: &str, bearer: &str) -> (u16, Value) {
@@ -177,14 +157,14 @@ async fn auto_assignment_gives_each_connected_agent_one_and_leaves_the_third_que
     );
     // Only admins change it, within 1 to 50.
     let agent = token("acme", "bob", "agent");
-    let (status, body) = call(
-        &app,
-        reqwest::Method::PUT,
-        "/api/v1/settings/assignment",
-        &agent,
-        Some(json!({ "autoAssign": true })),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/assignment",
+            &agent,
+            Some(json!({ "autoAssign": true })),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (403, Some("FORBIDDEN"))
@@ -194,28 +174,28 @@ async fn auto_assignment_gives_each_connected_agent_one_and_leaves_the_third_que
         json!({ "maxConcurrent": 2 }),
         json!({ "autoAssign": "yes" }),
     ] {
-        let (status, body) = call(
-            &app,
-            reqwest::Method::PUT,
-            "/api/v1/settings/assignment",
-            &admin,
-            Some(bad.clone()),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/settings/assignment",
+                &admin,
+                Some(bad.clone()),
+            )
+            .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (400, Some("VALIDATION_ERROR")),
             "{bad}"
         );
     }
-    let (status, body) = call(
-        &app,
-        reqwest::Method::PUT,
-        "/api/v1/settings/assignment",
-        &admin,
-        Some(json!({ "autoAssign": true, "maxConcurrent": 1 })),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/assignment",
+            &admin,
+            Some(json!({ "autoAssign": true, "maxConcurrent": 1 })),
+        )
+        .await;
     assert_eq!(
         (status, &body),
         (200, &json!({ "autoAssign": true, "maxConcurrent": 1 }))

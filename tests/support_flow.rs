@@ -9,18 +9,6 @@ use store::Backend;
 
 both_backends!(a_widget_visitor_is_queued_served_by_an_agent_on_buddy_and_the_metrics_show_it,);
 
-async fn post(app: &TestApp, path: &str, bearer: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", app.url()))
-        .bearer_auth(bearer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn a_widget_visitor_is_queued_served_by_an_agent_on_buddy_and_the_metrics_show_it(
     backend: Backend,
 ) {
@@ -28,13 +16,13 @@ async fn a_widget_visitor_is_queued_served_by_an_agent_on_buddy_and_the_metrics_
     let admin = token("acme", "ada", "admin");
 
     // An admin issues a widget key for the chatbot.
-    let (status, issued) = post(
-        &app,
-        "/api/v1/keys",
-        &admin,
-        json!({ "kind": "widget", "chatbotId": "support-bot" }),
-    )
-    .await;
+    let (status, issued) = app
+        .post(
+            "/api/v1/keys",
+            &admin,
+            json!({ "kind": "widget", "chatbotId": "support-bot" }),
+        )
+        .await;
     assert_eq!(status, 201, "{issued}");
     let key = issued["key"].as_str().unwrap().to_owned();
 

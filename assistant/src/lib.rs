@@ -9,6 +9,17 @@
 //! # Layout
 //! - [`Responder`]: what answers a [`Question`] from its [`Source`]s,
 //!   streaming tokens and returning the [`Answer`].
+//! - [`embedded`]: the default responder, extractive, no network.
+//! - [`openai`]: a responder backed by an OpenAI-compatible endpoint.
+//! - [`analysis`]: language, sentiment, personal data and intent of a text.
+//! - [`summary`]: extractive conversation summaries.
+//! - `text`: words, stemmed terms, sentences and stream tokens.
+
+pub mod analysis;
+pub mod embedded;
+pub mod openai;
+pub mod summary;
+mod text;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;

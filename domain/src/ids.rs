@@ -108,6 +108,11 @@ key_id!(
     SessionId,
     "sessionId"
 );
+key_id!(
+    /// A knowledge-base article of a tenant. Parley mints `kb_{uuid}`.
+    ArticleId,
+    "articleId"
+);
 
 impl MessageId {
     /// The id of a message sent with a client's `optimisticId`: the same

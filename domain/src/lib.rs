@@ -21,6 +21,7 @@
 //! - [`access_key`]: the `AccessKey` aggregate (widget and API keys), and
 //!   the format, hashing and checking of presented keys.
 //! - [`tracking`]: the `Visitor` aggregate (activities and page views a widget reports).
+//! - [`knowledge`]: the `Article` aggregate (a tenant's knowledge base).
 //! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
@@ -32,6 +33,7 @@ pub mod conversation;
 mod cqrs;
 pub mod error;
 pub mod ids;
+pub mod knowledge;
 pub mod message;
 pub mod policy;
 pub mod presence;

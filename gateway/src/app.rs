@@ -75,7 +75,13 @@ pub async fn serve(
         vec![],
         (),
     );
+    let articles = CqrsFramework::new(
+        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
+        vec![],
+        (),
+    );
     let support = crate::support::Support::new(&log, &config);
+    let assistant = crate::assistant::Assistant::from_config(&config)?;
     let state = AppState::new(Inner {
         support,
         config,
@@ -91,7 +97,9 @@ pub async fn serve(
         auth,
         inflight: TaskTracker::new(),
         visitors,
-        assistant: crate::assistant::Assistant::default(),
+        articles,
+        assistant,
+        closing: tokio_util::sync::CancellationToken::new(),
     });
 
     let (layer, io) = SocketIo::builder()
@@ -107,6 +115,7 @@ pub async fn serve(
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
     let policies = crate::support::PolicyRunner::start(state.clone());
+    let answers = crate::assistant::AssistantRunner::start(state.clone());
 
     let router = http::router().layer(layer).with_state(state.clone());
     let (closing, cleaning) = (io.clone(), state.clone());
@@ -123,6 +132,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing connections");
+            cleaning.closing.cancel();
             socket::clean_up_all(&closing, &cleaning).await;
             closing.close().await;
         })
@@ -130,6 +140,7 @@ pub async fn serve(
 
     reaper.stop().await;
     policies.stop().await;
+    answers.stop().await;
     state.inflight.close();
     state.inflight.wait().await;
     state.log.close().await;

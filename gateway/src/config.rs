@@ -77,6 +77,50 @@ pub struct Config {
     /// with reason `timeout` (0: never).
     #[arg(long, env = "PARLEY_IDLE_TIMEOUT_SECS", default_value_t = 1800)]
     pub idle_timeout_secs: u64,
+
+    /// The assistant that answers conversations in AI handling: `on` (the
+    /// embedded one, or the LLM endpoint when `PARLEY_LLM_URL` is set) or
+    /// `off`.
+    #[arg(long, env = "PARLEY_ASSISTANT", default_value = "on",
+          value_parser = ["on", "off"])]
+    pub assistant: String,
+
+    /// An OpenAI-compatible chat-completions endpoint (base URL, e.g.
+    /// `http://127.0.0.1:8080/v1`); unset: the embedded assistant.
+    #[arg(long, env = "PARLEY_LLM_URL")]
+    pub llm_url: Option<String>,
+
+    /// The model asked at `PARLEY_LLM_URL`.
+    #[arg(long, env = "PARLEY_LLM_MODEL")]
+    pub llm_model: Option<String>,
+
+    /// Bearer key for `PARLEY_LLM_URL`, if it needs one.
+    #[arg(long, env = "PARLEY_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<Secret>,
+
+    /// Seconds an answer may take, question to last token; then the
+    /// customer is told and offered a human.
+    #[arg(long, env = "PARLEY_ASSISTANT_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub assistant_timeout_secs: u64,
+
+    /// Pause between the embedded assistant's streamed words, in
+    /// milliseconds (0: as fast as it writes them).
+    #[arg(long, env = "PARLEY_ASSISTANT_TOKEN_DELAY_MS", default_value_t = 0)]
+    pub assistant_token_delay_ms: u64,
+
+    /// LiveKit API key: the issuer of the helpdesk's call tokens (calls
+    /// are off without it and the secret).
+    #[arg(long, env = "PARLEY_LIVEKIT_API_KEY")]
+    pub livekit_api_key: Option<String>,
+
+    /// LiveKit API secret that signs the call tokens.
+    #[arg(long, env = "PARLEY_LIVEKIT_API_SECRET", hide_env_values = true)]
+    pub livekit_api_secret: Option<Secret>,
+
+    /// The LiveKit server's URL, passed on to clients with their token.
+    #[arg(long, env = "PARLEY_LIVEKIT_URL")]
+    pub livekit_url: Option<String>,
 }
 
 impl Config {
@@ -94,6 +138,18 @@ impl Config {
 
     pub fn presence_timeout(&self) -> Duration {
         Duration::from_secs(self.presence_timeout_secs)
+    }
+
+    pub fn assistant_enabled(&self) -> bool {
+        self.assistant == "on"
+    }
+
+    pub fn assistant_timeout(&self) -> Duration {
+        Duration::from_secs(self.assistant_timeout_secs)
+    }
+
+    pub fn assistant_token_delay(&self) -> Duration {
+        Duration::from_millis(self.assistant_token_delay_ms)
     }
 
     /// The idle timeout of support conversations; `None` when off.

@@ -2,11 +2,13 @@
 //! `{"error": {code, message, details?}}` with a matching status.
 //!
 //! Besides this file: `calls` (call transcripts), `swarm` (posting swarm
-//! steps), `keys` (widget and API keys) and `support` (queue, claim, end,
+//! steps), `keys` (widget and API keys), `knowledge` (the knowledge base)
+//! and `support` (queue, claim, end,
 //! escalate, metrics, settings).
 
 mod calls;
 mod keys;
+mod knowledge;
 mod support;
 mod swarm;
 
@@ -30,6 +32,9 @@ use crate::wire_time;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        // The stream dialect's WebSocket (anything but an upgrade is 404).
+        .route("/", get(crate::dialects::stream::upgrade))
+        .route("/ws", get(crate::dialects::stream::upgrade))
         .route("/api/v1/conversations", get(list_conversations))
         .route("/api/v1/presence", get(list_presence))
         .route(
@@ -39,6 +44,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
         .route("/api/v1/keys", post(keys::create).get(keys::list))
         .route("/api/v1/keys/{key_id}", delete(keys::revoke))
+        .route(
+            "/api/v1/kb/articles",
+            post(knowledge::create).get(knowledge::list),
+        )
+        .route(
+            "/api/v1/kb/articles/{id}",
+            get(knowledge::get_one)
+                .put(knowledge::update)
+                .delete(knowledge::remove),
+        )
+        .route("/api/v1/kb/search", get(knowledge::search))
         .route("/api/v1/queue", get(support::queue))
         .route("/api/v1/conversations/{id}/claim", post(support::claim))
         .route("/api/v1/conversations/{id}/end", post(support::end))

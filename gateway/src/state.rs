@@ -4,6 +4,7 @@ use cqrs_es::CqrsFramework;
 use domain::access_key::AccessKey;
 use domain::call::Call;
 use domain::conversation::Conversation;
+use domain::knowledge::Article;
 use domain::presence::Presence;
 use domain::swarm::SwarmSession;
 use domain::tracking::Visitor;
@@ -23,6 +24,7 @@ pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
 pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
 pub type AccessKeys = CqrsFramework<AccessKey, AggregateStore<AccessKey>>;
 pub type Visitors = CqrsFramework<Visitor, AggregateStore<Visitor>>;
+pub type Articles = CqrsFramework<Article, AggregateStore<Article>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -50,6 +52,11 @@ pub struct Inner {
     pub inflight: TaskTracker,
     /// Site activity and page views (the chatbot dialect's tracking).
     pub visitors: Visitors,
+    /// The knowledge base's articles (written over REST).
+    pub articles: Articles,
+    /// Cancelled when shutdown begins: connections the HTTP server no longer
+    /// tracks (upgraded WebSockets) close themselves.
+    pub closing: tokio_util::sync::CancellationToken,
     /// The assistant's answers being written on this node.
     pub assistant: crate::assistant::Assistant,
 }

@@ -363,3 +363,30 @@ pub async fn took_part(
     .await?;
     Ok(found.is_some())
 }
+
+/// The latest session of a call room: (session, active, started at, ended
+/// at), if the room ever had one.
+pub async fn latest_session(
+    db: &Db,
+    tenant: &TenantId,
+    room: &RoomName,
+) -> Result<Option<(u64, bool, DateTime<Utc>, Option<DateTime<Utc>>)>, ProjectionError> {
+    let row = sqlx::query(
+        "SELECT session, status, started_at, ended_at FROM calls \
+         WHERE tenant = $1 AND room_name = $2 ORDER BY session DESC LIMIT 1",
+    )
+    .bind(tenant.as_str())
+    .bind(room.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let ended: Option<String> = row.try_get(3)?;
+    Ok(Some((
+        u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or_default(),
+        row.try_get::<String, _>(1)? == "active",
+        parse_time(&row.try_get::<String, _>(2)?)?,
+        ended.as_deref().map(parse_time).transpose()?,
+    )))
+}

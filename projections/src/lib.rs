@@ -20,6 +20,7 @@
 //! - [`support`]: support conversations (status, agent, timestamps, metrics), the
 //!   queue, and metrics per tenant, agent and day.
 //! - [`access_keys`]: widget and API keys (hashed), by key id and per tenant.
+//! - [`knowledge`]: each tenant's knowledge-base articles and their full-text index.
 //! - `error`: [`ProjectionError`], the one error type of this layer.
 
 pub mod access_keys;
@@ -27,6 +28,7 @@ pub mod calls;
 pub mod conversation_list;
 pub mod conversation_messages;
 mod error;
+pub mod knowledge;
 pub mod presence;
 pub mod runner;
 pub mod support;
@@ -70,6 +72,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(swarm_steps::SwarmSteps),
         std::sync::Arc::new(access_keys::AccessKeys),
         std::sync::Arc::new(support::SupportConversations),
+        std::sync::Arc::new(knowledge::Knowledge),
     ]
 }
 

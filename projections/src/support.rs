@@ -492,7 +492,7 @@ fn decode(row: &AnyRow) -> Result<SupportView, ProjectionError> {
         first_response_seconds: row.try_get(23)?,
         rating: rating
             .as_deref()
-            .map(Rating::parse)
+            .map(Rating::from_stored)
             .transpose()
             .map_err(bad)?,
         rating_comment: row.try_get(25)?,
@@ -885,8 +885,8 @@ fn group<'a>(views: impl Iterator<Item = &'a SupportView>) -> MetricsGroup {
         first.extend(v.first_response_seconds.map(|s| s as f64));
         handle.extend(v.handle_time_seconds.map(|s| s as f64));
         match v.rating {
-            Some(Rating::Good) => g.ratings_good += 1,
-            Some(Rating::Bad) => g.ratings_bad += 1,
+            Some(r) if r.is_satisfied() => g.ratings_good += 1,
+            Some(_) => g.ratings_bad += 1,
             None => {}
         }
     }
@@ -910,6 +910,47 @@ pub fn percentile(mut values: Vec<f64>, p: f64) -> Option<f64> {
     let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
     let fraction = rank - low as f64;
     Some(values[low] + (values[high] - values[low]) * fraction)
+}
+
+/// The user's most recently opened conversation of `chatbot` that is not
+/// over (ended or closed), if any.
+pub async fn latest_open_for_user(
+    db: &Db,
+    tenant: &TenantId,
+    user: &UserId,
+    chatbot: &ChatbotId,
+) -> Result<Option<ConversationId>, ProjectionError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT conversation_id FROM support_conversations \
+         WHERE tenant = $1 AND user_id = $2 AND chatbot_id = $3 \
+         AND status NOT IN ('ended', 'closed') \
+         ORDER BY created_at DESC, conversation_id DESC LIMIT 1",
+    )
+    .bind(tenant.as_str())
+    .bind(user.as_str())
+    .bind(chatbot.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    id.map(ConversationId::parse)
+        .transpose()
+        .map_err(|e| ProjectionError::Decode(e.to_string()))
+}
+
+/// How many conversations of the session are open (not ended or closed).
+pub async fn open_for_session(
+    db: &Db,
+    tenant: &TenantId,
+    session: &SessionId,
+) -> Result<u64, ProjectionError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM support_conversations \
+         WHERE tenant = $1 AND session_id = $2 AND status NOT IN ('ended', 'closed')",
+    )
+    .bind(tenant.as_str())
+    .bind(session.as_str())
+    .fetch_one(db.pool())
+    .await?;
+    Ok(u64::try_from(n).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -136,6 +136,32 @@ impl TestApp {
         count
     }
 
+    /// `method path` with a bearer token and an optional JSON body: (status,
+    /// JSON body, or null when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url()))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("an HTTP answer");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST a JSON body to `path` with a bearer token.
+    pub async fn post(&self, path: &str, bearer: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, bearer, Some(body))
+            .await
+    }
+
     /// GET `path`: (status, JSON body, or null when the body is not JSON).
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Result<(u16, Value)> {
         let mut request = reqwest::Client::new().get(format!("{}{path}", self.url()));
@@ -203,12 +229,34 @@ impl TestClient {
         headers: &[(&str, String)],
         transport: TransportType,
     ) -> Self {
+        Self::try_connect(url, "/", auth, headers, transport)
+            .await
+            .expect("a socket.io connection")
+    }
+
+    /// A connection to `namespace` (`url` may carry a query string); the
+    /// error when it is refused.
+    pub async fn connect_namespace(
+        url: &str,
+        namespace: &str,
+        auth: Option<Value>,
+    ) -> Result<Self, String> {
+        Self::try_connect(url, namespace, auth, &[], TransportType::Websocket).await
+    }
+
+    async fn try_connect(
+        url: &str,
+        namespace: &str,
+        auth: Option<Value>,
+        headers: &[(&str, String)],
+        transport: TransportType,
+    ) -> Result<Self, String> {
         let (tx, inbox) = mpsc::unbounded_channel();
         let on_any = tx.clone();
         let on_error = tx.clone();
         let on_close = tx;
         let mut builder = ClientBuilder::new(url)
-            .namespace("/")
+            .namespace(namespace)
             .transport_type(transport)
             .reconnect(false)
             .on_any(move |event, payload, _| {
@@ -240,12 +288,12 @@ impl TestClient {
         for (name, value) in headers {
             builder = builder.opening_header(*name, value.as_str());
         }
-        let client = builder.connect().await.expect("a socket.io connection");
-        Self {
+        let client = builder.connect().await.map_err(|e| e.to_string())?;
+        Ok(Self {
             client,
             inbox,
             pending: Vec::new(),
-        }
+        })
     }
 
     pub async fn emit(&self, event: &str, payload: Value) {

@@ -132,12 +132,16 @@ impl EndReason {
     }
 }
 
-/// The customer's verdict.
+/// The customer's verdict: the chatbot seed's `good` or `bad`, or the
+/// helpdesk seed's 1 to 5 stars. Stored as its wire text (`"good"`, `"4"`),
+/// so ratings recorded before stars existed load unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", into = "String")]
 pub enum Rating {
     Good,
     Bad,
+    /// 1 to 5 (parsed: never out of range).
+    Stars(u8),
 }
 
 impl Rating {
@@ -145,9 +149,11 @@ impl Rating {
         match self {
             Rating::Good => "good",
             Rating::Bad => "bad",
+            Rating::Stars(n) => ["1", "2", "3", "4", "5"][usize::from(n.clamp(1, 5)) - 1],
         }
     }
 
+    /// The chatbot seed's verdict: `good` or `bad`.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         match raw {
             "good" => Ok(Rating::Good),
@@ -157,6 +163,44 @@ impl Rating {
                 format!("must be \"good\" or \"bad\", not {other:?}"),
             )),
         }
+    }
+
+    /// The helpdesk seed's stars: `"1"` to `"5"`.
+    pub fn parse_stars(raw: &str) -> Result<Self, DomainError> {
+        match raw {
+            "1" | "2" | "3" | "4" | "5" => Ok(Rating::Stars(raw.as_bytes()[0] - b'0')),
+            other => Err(DomainError::invalid(
+                "rating",
+                format!("must be \"1\" to \"5\", not {other:?}"),
+            )),
+        }
+    }
+
+    /// Either form, as stored.
+    pub fn from_stored(raw: &str) -> Result<Self, DomainError> {
+        Self::parse(raw).or_else(|_| Self::parse_stars(raw))
+    }
+
+    /// Counts as a satisfied customer (CSAT): good, or 4 and 5 stars.
+    pub fn is_satisfied(self) -> bool {
+        match self {
+            Rating::Good => true,
+            Rating::Bad => false,
+            Rating::Stars(n) => n >= 4,
+        }
+    }
+}
+
+impl TryFrom<String> for Rating {
+    type Error = DomainError;
+    fn try_from(raw: String) -> Result<Self, DomainError> {
+        Self::from_stored(&raw)
+    }
+}
+
+impl From<Rating> for String {
+    fn from(rating: Rating) -> String {
+        rating.as_str().to_owned()
     }
 }
 
@@ -330,6 +374,24 @@ mod tests {
         assert!(EndReason::parse("bored").is_err());
         assert_eq!(Rating::parse("bad").unwrap(), Rating::Bad);
         assert!(Rating::parse("meh").is_err());
+        assert!(Rating::parse("5").is_err(), "the chatbot seed has no stars");
+        assert_eq!(Rating::parse_stars("4").unwrap(), Rating::Stars(4));
+        assert!(Rating::parse_stars("0").is_err() && Rating::parse_stars("6").is_err());
+        for rating in [
+            Rating::Good,
+            Rating::Bad,
+            Rating::Stars(1),
+            Rating::Stars(5),
+        ] {
+            let json = serde_json::to_string(&rating).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Rating>(&json).unwrap(),
+                rating,
+                "{json}"
+            );
+        }
+        assert_eq!(serde_json::to_string(&Rating::Good).unwrap(), "\"good\"");
+        assert!(Rating::Stars(4).is_satisfied() && !Rating::Stars(3).is_satisfied());
     }
 
     #[test]

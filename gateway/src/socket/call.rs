@@ -79,10 +79,15 @@ impl Call {
     /// Send `event` to the caller, and answer its ack callback (if it gave
     /// one) with the same payload.
     pub fn reply(&self, event: &str, payload: &impl Serialize) {
+        self.emit(event, payload);
+        self.answer(payload);
+    }
+
+    /// Send `event` to the caller only (a step of a longer answer).
+    pub fn emit(&self, event: &str, payload: &impl Serialize) {
         if let Err(error) = self.socket.emit(event, payload) {
             tracing::debug!(socket = %self.socket.id, %error, event, "reply not delivered");
         }
-        self.answer(payload);
     }
 
     /// Answer only the ack callback, if the caller gave one.

@@ -3,7 +3,7 @@
 //! dialect it belongs to, and a clean-up when a socket goes away.
 
 mod call;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod widget;
 
 pub use call::{Call, Session};
@@ -38,6 +38,10 @@ pub const MAX_FRAME_BYTES: usize = 4 << 20;
 
 pub fn register(io: &SocketIo) {
     io.ns("/", on_connect.with(widget::check));
+    io.ns(
+        dialects::helpdesk::NAMESPACE,
+        dialects::helpdesk::on_connect.with(dialects::helpdesk::check),
+    );
 }
 
 async fn on_connect(

@@ -4,10 +4,9 @@
 //! follow the organisation's notifications and dashboards. Kebab-case
 //! events (`join-conversation`, `send-message`, …).
 //!
-//! The seed's AI and knowledge events (`join-knowledge-room`,
-//! `search-knowledge`, `request-rag-response(-stream)`,
-//! `request-ai-analysis`, `request-conversation-summary`) are not routed
-//! yet: they get `UNKNOWN_EVENT`.
+//! The seed's AI and knowledge events are queries of the knowledge base and
+//! the assistant (see [`knowledge`]). While a conversation is in AI handling
+//! the assistant's answers arrive as `new-message` with `sender: "ai"`.
 //!
 //! Rooms are this dialect's own (lvng's rooms hear lvng events), and always
 //! name the tenant:
@@ -30,6 +29,7 @@ mod dashboard;
 mod end_conversation;
 mod escalate;
 mod join_conversation;
+mod knowledge;
 mod org;
 mod ping;
 mod push;
@@ -75,6 +75,12 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "page-view" => tracking::page_view(call).await,
         "subscribe-dashboard" => dashboard::subscribe(call).await,
         "ping" => ping::handle(call).await,
+        "join-knowledge-room" => knowledge::join(call).await,
+        "search-knowledge" => knowledge::search(call).await,
+        "request-rag-response" => knowledge::rag(call).await,
+        "request-rag-response-stream" => knowledge::rag_stream(call).await,
+        "request-ai-analysis" => knowledge::analyse(call).await,
+        "request-conversation-summary" => knowledge::summary(call).await,
         // A client reporting its own failure: noted, never answered (an
         // `error` back would only feed its error handler again).
         "error" => {

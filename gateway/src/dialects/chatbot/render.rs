@@ -61,9 +61,11 @@ pub fn imessage(m: &MessageParts<'_>) -> Value {
     message
 }
 
-/// A stored message as an `IMessage`.
+/// A stored message as an `IMessage`. An assistant's answer carries its
+/// provenance in `metadata.assistant` (`{outcome, sources: [{id, version,
+/// title}], provider, model?, handoffOffered, closeSuggested}`).
 pub fn message(m: &MessageView) -> Value {
-    imessage(&MessageParts {
+    let mut message = imessage(&MessageParts {
         id: &m.message_id,
         conversation: &m.room.id,
         author: &m.author_id,
@@ -73,7 +75,29 @@ pub fn message(m: &MessageView) -> Value {
         content: &m.content,
         at: m.created_at,
         metadata: m.metadata.as_ref(),
-    })
+    });
+    if let Some(p) = &m.provenance {
+        let sources: Vec<Value> = p
+            .sources
+            .iter()
+            .map(|s| json!({ "id": s.article_id, "version": s.version, "title": s.title }))
+            .collect();
+        let assistant = json!({
+            "outcome": p.outcome.as_str(),
+            "sources": sources,
+            "provider": p.provider,
+            "model": p.model,
+            "handoffOffered": p.handoff_offered,
+            "closeSuggested": p.close_suggested,
+        });
+        match message.get_mut("metadata") {
+            Some(Value::Object(metadata)) => {
+                metadata.insert("assistant".into(), assistant);
+            }
+            _ => message["metadata"] = json!({ "assistant": assistant }),
+        }
+    }
+    message
 }
 
 #[cfg(test)]

@@ -1,0 +1,323 @@
+//! The customer's rooms and conversations: `enter_customer_support`,
+//! `enter_support`, `leave_support`, `support`, `mark_conversation_read`,
+//! `close_support`, `review_support`.
+
+use domain::actor::Actor;
+use domain::conversation::{
+    Action, EndReason, Kind, MessageKind, NewMessage, Rating, Remark, SupportDetails,
+};
+use domain::ids::{ChatbotId, ConversationId, MessageId, SessionId};
+use domain::message::MessageBody;
+use projections::Room;
+use projections::conversation_messages::{self, Cursor, Visibility};
+use projections::support::{self, SupportView};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use uuid::Uuid;
+
+use super::{CHATBOT, DIALECT, Event, MAX_OPEN, conversation_room};
+use crate::commands::{self, Origin};
+use crate::error::WireError;
+use crate::wire_time;
+
+/// What a customer is told when their conversation is closed.
+const CLOSED: &str = "Thank you for using our support. Your conversation has been closed.";
+
+pub async fn enter_customer(event: &Event) -> Result<(), WireError> {
+    event.session()?;
+    event.answer("Joined customer support room", json!({}));
+    Ok(())
+}
+
+pub async fn enter(event: &Event) -> Result<(), WireError> {
+    let (session, _) = event.bound_or_named()?;
+    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    event
+        .socket
+        .join(conversation_room(&view.room.tenant, &view.room.id));
+    event.answer("Joined support room", json!({}));
+    Ok(())
+}
+
+pub async fn leave(event: &Event) -> Result<(), WireError> {
+    let raw = event.text("ticket_chat_id")?;
+    let id = ConversationId::parse(raw)
+        .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))?;
+    event
+        .socket
+        .leave(conversation_room(&event.hd.tenant(), &id));
+    event.answer("Left support room", json!({}));
+    Ok(())
+}
+
+/// The conversation `raw`, if it is this tenant's and this session's.
+pub async fn owned(
+    event: &Event,
+    session: &SessionId,
+    raw: &str,
+) -> Result<SupportView, WireError> {
+    let id = ConversationId::parse(raw)
+        .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))?;
+    event.state.read_your_writes(support::NAME).await;
+    let view = support::get(event.state.log.db(), &event.hd.tenant(), &id).await?;
+    view.filter(|v| v.session_id.as_ref() == Some(session))
+        .ok_or_else(|| WireError::not_found(format!("no conversation {raw} for this session")))
+}
+
+pub(super) fn origin(actor: &Actor) -> Origin<'_> {
+    Origin {
+        actor,
+        dialect: DIALECT,
+        socket_id: None,
+    }
+}
+
+pub(super) async fn run(
+    event: &Event,
+    actor: &Actor,
+    command: &'static str,
+    id: &ConversationId,
+    action: Action,
+) -> Result<(), WireError> {
+    let mut origin = origin(actor);
+    origin.socket_id = Some(event.socket.id.to_string());
+    commands::on_conversation(
+        &event.state,
+        &origin,
+        command,
+        Kind::Conversation,
+        id,
+        action,
+        None,
+    )
+    .await
+}
+
+/// One lock per (tenant, session): counting open conversations and opening
+/// one happen as one step on this node.
+static OPENING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// Open a conversation for the session, unless it has [`MAX_OPEN`] open.
+pub(super) async fn open(
+    event: &Event,
+    session: &SessionId,
+    actor: &Actor,
+) -> Result<ConversationId, WireError> {
+    let key = format!("{}\n{session}", actor.tenant);
+    let lock = OPENING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key.clone())
+        .or_default()
+        .clone();
+    let outcome = async {
+        let _turn = lock.lock().await;
+        event.state.read_your_writes(support::NAME).await;
+        let open =
+            support::open_for_session(event.state.log.db(), &actor.tenant, session).await?;
+        if open >= MAX_OPEN {
+            return Err(WireError::validation(format!(
+                "this session has {open} open conversations, the most allowed: close one (close_support) first"
+            )));
+        }
+        let id = ConversationId::parse(format!("hd-{}", Uuid::now_v7().simple()))?;
+        let details = SupportDetails {
+            chatbot_id: Some(ChatbotId::parse(CHATBOT)?),
+            session_id: Some(session.clone()),
+            user_agent: header(event, "user-agent"),
+            ip_address: header(event, "x-forwarded-for")
+                .and_then(|l| l.split(',').next().map(|ip| ip.trim().to_owned())),
+            referrer: None,
+        };
+        run(event, actor, "open", &id, Action::Start(details)).await?;
+        // Counted from now on.
+        event.state.read_your_writes(support::NAME).await;
+        Ok(id)
+    }
+    .await;
+    // Forget the lock once nobody else holds it.
+    let mut locks = OPENING.lock().unwrap_or_else(PoisonError::into_inner);
+    if locks.get(&key).is_some_and(|l| Arc::strong_count(l) <= 2) {
+        locks.remove(&key);
+    }
+    outcome
+}
+
+fn header(event: &Event, name: &str) -> Option<String> {
+    event
+        .socket
+        .req_parts()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(SupportDetails::clip)
+}
+
+pub async fn support(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.session()?;
+    let text = event.text("message")?;
+    let attachment = match event.data.get("attachment") {
+        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => false,
+        Some(_) => return Err(WireError::validation("attachment must be true or false")),
+    };
+    let metadata = event
+        .data
+        .get("attachment_metadata")
+        .filter(|v| !v.is_null());
+    if attachment && !matches!(metadata, Some(Value::Object(_) | Value::Array(_))) {
+        return Err(WireError::validation(
+            "attachment_metadata (an object or array) is required when attachment is true",
+        ));
+    }
+    let body = MessageBody::parse(text).map_err(WireError::from)?;
+    let id = match event.optional_text("ticket_chat_id")? {
+        Some(raw) => {
+            let view = owned(event, &session, &raw).await?;
+            if view.status.is_over() {
+                return Err(WireError::new(
+                    "INVALID_STATE",
+                    format!("conversation {raw} is {}: start a new one", view.status),
+                ));
+            }
+            view.room.id
+        }
+        None => open(event, &session, &actor).await?,
+    };
+    let message = NewMessage {
+        id: MessageId::generate(),
+        body,
+        optimistic_id: None,
+        thread_id: None,
+        mentions: Vec::new(),
+        kind: MessageKind::Text,
+        provenance: None,
+    };
+    run(event, &actor, "support", &id, Action::PostMessage(message)).await?;
+    event.answer_as(
+        "support_echo",
+        "support_echo",
+        json!({ "ticket_chat_id": id.as_str() }),
+    );
+    Ok(())
+}
+
+pub async fn mark_read(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.bound_or_named()?;
+    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let entity = event.text("entity")?;
+    if entity != "customer" {
+        return Err(WireError::validation(
+            "entity must be \"customer\" on a customer-side connection",
+        ));
+    }
+    let room = Room::new(
+        view.room.tenant.clone(),
+        Kind::Conversation,
+        view.room.id.clone(),
+    );
+    event
+        .state
+        .read_your_writes(conversation_messages::NAME)
+        .await;
+    let latest = conversation_messages::page(
+        event.state.log.db(),
+        &room,
+        Visibility::Everyone,
+        &Cursor::Latest,
+        1,
+    )
+    .await?;
+    if let Some(last) = latest.messages.last() {
+        run(
+            event,
+            &actor,
+            "mark_conversation_read",
+            &room.id,
+            Action::MarkRead {
+                ids: vec![last.message_id.clone()],
+            },
+        )
+        .await?;
+    }
+    event.answer("Marked as read", json!({}));
+    Ok(())
+}
+
+pub async fn close(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.bound_or_named()?;
+    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    run(
+        event,
+        &actor,
+        "close_support",
+        &view.room.id,
+        Action::End {
+            reason: EndReason::UserEnded,
+            idle_since: None,
+        },
+    )
+    .await?;
+    let now = wire_time(chrono::Utc::now());
+    event.answer(
+        "Support conversation closed",
+        json!({
+            "message": CLOSED,
+            "ticket_chat_id": view.room.id.as_str(),
+            "sender": "sate",
+            "attachment": false,
+            "attachment_metadata": null,
+            "close_support": true,
+            "closed_support": true,
+            "date_created": now,
+            "date_updated": now,
+        }),
+    );
+    Ok(())
+}
+
+pub async fn review(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.bound_or_named()?;
+    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let raw = match event.data.get("rating") {
+        Some(Value::String(s)) => s.clone(),
+        // A number is what many clients send for "5".
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(WireError::validation("rating (\"1\" to \"5\") is required")),
+    };
+    let rating = Rating::parse_stars(&raw)?;
+    let review = event.optional_text("review")?;
+    let comment = review
+        .as_deref()
+        .map(|r| Remark::parse("review", r))
+        .transpose()?;
+    run(
+        event,
+        &actor,
+        "review_support",
+        &view.room.id,
+        Action::Rate { rating, comment },
+    )
+    .await?;
+    event.answer(
+        "Review noted",
+        json!({
+            "rating": rating.as_str(),
+            "review": review,
+            "ticket_chat_id": view.room.id.as_str(),
+        }),
+    );
+    Ok(())
+}
+
+impl Event {
+    /// The session the event names (binding it), or else the socket's.
+    pub fn bound_or_named(&self) -> Result<(SessionId, Actor), WireError> {
+        match self.data.get("session_id") {
+            Some(Value::String(_)) => self.session(),
+            _ => self.bound(),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The helpdesk dialect (seed `004`) on namespace `/helpdesk`: a customer
+//! of an integrator talks to SATE (the assistant) and, when one takes
+//! over, to an agent; calls SATE by voice (LiveKit); closes and reviews.
+//! Every answer is the seed's envelope `{status_code, sid, message, data}`,
+//! errors too (status 400, 401, 403, 404, 409, 429, 500, 503 with `data:
+//! {code}`), emitted on the event's own name and given to the ack callback
+//! when there is one.
+//!
+//! Connecting: `?token_source=api&token=API_KEY` (an `api` key of
+//! `POST /api/v1/keys`) or a JWT (`auth.token`, `?token=`). A refused
+//! connection gets Socket.IO's `connect_error` whose message is the
+//! envelope as JSON text (`{"status_code":401,…}`): 401 for a bad, revoked
+//! or widget key or token, 400 for a malformed request. Connected, the
+//! socket hears `connected` with the envelope `{status_code: 200, sid,
+//! message: "Connected", data: {}}`.
+//!
+//! The customer is the `session_id` of the events: with an API key, user
+//! `hd-{session_id}`; with a JWT, the token's user. A socket serves one
+//! session: the first it names (`enter_customer_support`, `support`,
+//! `call_support`); another later is 403.
+//!
+//! Rooms: `helpdesk:{tenant}:customer:{session}` (the customer's own: joined
+//! by `enter_customer_support` and by the first `support`) and
+//! `helpdesk:{tenant}:conversation:{id}` (`enter_support`).
+//!
+//! At most [`MAX_OPEN`] open conversations per session: the check and the
+//! opening are serialized per session on this node (two nodes could each
+//! let one more through at the same instant).
+
+mod calls;
+mod connect;
+mod conversations;
+mod push;
+
+pub use connect::{HelpdeskSocket, check, on_connect};
+pub use push::push;
+
+use domain::actor::{Actor, Role};
+use domain::ids::{ConversationId, SessionId, TenantId, UserId};
+use serde_json::{Value, json};
+use socketioxide::extract::{AckSender, SocketRef};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::WireError;
+use crate::state::AppState;
+
+pub const DIALECT: &str = "helpdesk";
+pub const NAMESPACE: &str = "/helpdesk";
+/// The chatbot id helpdesk conversations are opened with: SATE handles them.
+pub const CHATBOT: &str = "sate";
+/// Open conversations a session may have at once (the seed's).
+pub const MAX_OPEN: u64 = 3;
+
+/// The seed's envelope.
+pub fn envelope(status: u16, sid: &str, message: &str, data: Value) -> Value {
+    json!({ "status_code": status, "sid": sid, "message": message, "data": data })
+}
+
+/// The HTTP-like status of an error, and the envelope carrying it.
+pub fn error_envelope(sid: &str, error: &WireError) -> Value {
+    let status = match error.code {
+        "VALIDATION_ERROR" | "PAYLOAD_TOO_LARGE" => 400,
+        "NO_AUTH" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "UNAUTHORIZED" => 401,
+        "FORBIDDEN" => 403,
+        "NOT_FOUND" => 404,
+        "INVALID_STATE" | "CONFLICT" | "CALL_ACTIVE" => 409,
+        "RATE_LIMITED" => 429,
+        "UNAVAILABLE" => 503,
+        _ => 500,
+    };
+    envelope(status, sid, &error.message, json!({ "code": error.code }))
+}
+
+pub fn customer_room(tenant: &TenantId, session: &SessionId) -> String {
+    format!("helpdesk:{tenant}:customer:{session}")
+}
+
+pub fn conversation_room(tenant: &TenantId, id: &ConversationId) -> String {
+    format!("helpdesk:{tenant}:conversation:{id}")
+}
+
+/// One inbound event of this namespace.
+pub struct Event {
+    pub state: AppState,
+    pub socket: SocketRef,
+    pub name: String,
+    pub data: Value,
+    pub ack: Mutex<Option<AckSender>>,
+    pub hd: HelpdeskSocket,
+}
+
+impl Event {
+    fn sid(&self) -> String {
+        self.socket.id.to_string()
+    }
+
+    /// Answer on the event's own name (and the ack, if asked).
+    pub fn answer(&self, message: &str, data: Value) {
+        self.answer_as(&self.name.clone(), message, data);
+    }
+
+    pub fn answer_as(&self, event: &str, message: &str, data: Value) {
+        let body = envelope(200, &self.sid(), message, data);
+        self.send(event, &body);
+    }
+
+    pub fn fail(&self, error: &WireError) {
+        tracing::debug!(socket = %self.socket.id, event = %self.name, code = error.code, message = %error.message, "helpdesk refused");
+        let body = error_envelope(&self.sid(), error);
+        self.send(&self.name.clone(), &body);
+    }
+
+    fn send(&self, event: &str, body: &Value) {
+        if let Err(error) = self.socket.emit(event, body) {
+            tracing::debug!(%error, event, "helpdesk answer not delivered");
+        }
+        let ack = self
+            .ack
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(ack) = ack {
+            let _ = ack.send(body);
+        }
+    }
+
+    /// A string field, required.
+    pub fn text(&self, field: &str) -> Result<String, WireError> {
+        match self.data.get(field) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                Err(WireError::validation(format!("{field} is required")))
+            }
+            Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
+        }
+    }
+
+    /// A string field that may be null or absent.
+    pub fn optional_text(&self, field: &str) -> Result<Option<String>, WireError> {
+        match self.data.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
+        }
+    }
+
+    /// The session the event names, bound to the socket (the first one
+    /// named), and the customer it is.
+    pub fn session(&self) -> Result<(SessionId, Actor), WireError> {
+        let raw = self.text("session_id")?;
+        let session = SessionId::parse(raw)
+            .map_err(|e| WireError::validation(format!("invalid session_id: {e}")))?;
+        self.hd.bind(&session)?;
+        self.socket.join(customer_room(&self.hd.tenant(), &session));
+        Ok((session.clone(), self.hd.customer(&session)?))
+    }
+
+    /// The socket's session, once one was named.
+    pub fn bound(&self) -> Result<(SessionId, Actor), WireError> {
+        let session = self.hd.session().ok_or_else(|| {
+            WireError::new(
+                "VALIDATION_ERROR",
+                "name your session first (enter_customer_support or support with session_id)",
+            )
+        })?;
+        Ok((session.clone(), self.hd.customer(&session)?))
+    }
+}
+
+/// Who the socket speaks for.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An integrator's API key of this tenant.
+    ApiKey(TenantId),
+    /// A signed-in customer.
+    Token(Actor),
+}
+
+impl HelpdeskSocket {
+    pub fn new(credential: Credential) -> Self {
+        Self(Arc::new(Mutex::new(connect::SocketState {
+            credential,
+            session: None,
+        })))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut connect::SocketState) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.with(|s| match &s.credential {
+            Credential::ApiKey(tenant) => tenant.clone(),
+            Credential::Token(actor) => actor.tenant.clone(),
+        })
+    }
+
+    pub fn session(&self) -> Option<SessionId> {
+        self.with(|s| s.session.clone())
+    }
+
+    fn bind(&self, session: &SessionId) -> Result<(), WireError> {
+        self.with(|s| match &s.session {
+            None => {
+                s.session = Some(session.clone());
+                Ok(())
+            }
+            Some(bound) if bound == session => Ok(()),
+            Some(_) => Err(WireError::forbidden(
+                "this connection serves another session_id: connect again for this one",
+            )),
+        })
+    }
+
+    /// The customer a session is.
+    fn customer(&self, session: &SessionId) -> Result<Actor, WireError> {
+        self.with(|s| match &s.credential {
+            Credential::Token(actor) => Ok(actor.clone()),
+            Credential::ApiKey(tenant) => Ok(Actor {
+                user: UserId::parse(format!("hd-{session}"))
+                    .map_err(|e| WireError::validation(format!("invalid session_id: {e}")))?,
+                tenant: tenant.clone(),
+                role: Role::Customer,
+                name: None,
+            }),
+        })
+    }
+}
+
+/// Route one event.
+pub async fn dispatch(event: &Event) -> Result<(), WireError> {
+    match event.name.as_str() {
+        "enter_customer_support" => conversations::enter_customer(event).await,
+        "enter_support" => conversations::enter(event).await,
+        "leave_support" => conversations::leave(event).await,
+        "support" => conversations::support(event).await,
+        "mark_conversation_read" => conversations::mark_read(event).await,
+        "close_support" => conversations::close(event).await,
+        "review_support" => conversations::review(event).await,
+        "call_support" => calls::call(event).await,
+        "close_call_support" => calls::close(event).await,
+        other => Err(WireError::new(
+            "VALIDATION_ERROR",
+            format!("no helpdesk event {other:?}"),
+        )),
+    }
+}

@@ -1,0 +1,101 @@
+//! `chat {content}`: the customer's message, in their conversation (opened
+//! by the first one). The assistant answers it (see `crate::assistant`).
+
+use domain::conversation::{Action, Kind, MessageKind, NewMessage};
+use domain::ids::{ChatbotId, ConversationId, MessageId};
+use domain::message::MessageBody;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::connection::Conn;
+use super::{CHATBOT, DIALECT};
+use crate::commands::{self, Origin};
+use crate::error::WireError;
+
+pub async fn handle(conn: &mut Conn, message: &Value) -> Result<Vec<Value>, WireError> {
+    let content = message
+        .get("content")
+        .ok_or_else(|| WireError::validation("chat needs a \"content\""))?
+        .as_str()
+        .ok_or_else(|| WireError::validation("\"content\" must be a string"))?;
+    let body =
+        MessageBody::parse(content).map_err(|e| WireError::validation(format!("content: {e}")))?;
+    let conversation = ensure_conversation(conn).await?;
+    let posted = post(conn, &conversation, &body).await;
+    match posted {
+        // Ended since (an agent, the idle timeout): a new conversation.
+        Err(e) if e.code == "INVALID_STATE" => {
+            conn.conversation = None;
+            let conversation = ensure_conversation(conn).await?;
+            post(conn, &conversation, &body).await?;
+        }
+        other => other?,
+    }
+    // The answer streams back as the assistant writes it.
+    Ok(Vec::new())
+}
+
+async fn post(
+    conn: &Conn,
+    conversation: &ConversationId,
+    body: &MessageBody,
+) -> Result<(), WireError> {
+    let message = NewMessage {
+        id: MessageId::generate(),
+        body: body.clone(),
+        optimistic_id: None,
+        thread_id: None,
+        mentions: Vec::new(),
+        kind: MessageKind::Text,
+        provenance: None,
+    };
+    run(conn, "chat", conversation, Action::PostMessage(message)).await
+}
+
+/// The user's conversation, opened if there is none.
+pub async fn ensure_conversation(conn: &mut Conn) -> Result<ConversationId, WireError> {
+    if let Some(id) = &conn.conversation {
+        return Ok(id.clone());
+    }
+    let id = ConversationId::parse(format!("ws-{}", Uuid::now_v7().simple()))?;
+    run(conn, "open", &id, Action::Start(conn.origin.details())).await?;
+    conn.conversation = Some(id.clone());
+    Ok(id)
+}
+
+/// The user's latest open conversation of this dialect, if any.
+pub async fn current(conn: &Conn) -> Result<Option<ConversationId>, WireError> {
+    let state = &conn.state;
+    state.read_your_writes(projections::support::NAME).await;
+    let chatbot = ChatbotId::parse(CHATBOT)?;
+    Ok(projections::support::latest_open_for_user(
+        state.log.db(),
+        &conn.actor.tenant,
+        &conn.actor.user,
+        &chatbot,
+    )
+    .await?)
+}
+
+pub async fn run(
+    conn: &Conn,
+    command: &'static str,
+    conversation: &ConversationId,
+    action: Action,
+) -> Result<(), WireError> {
+    let origin = Origin {
+        actor: &conn.actor,
+        dialect: DIALECT,
+        socket_id: None,
+    };
+    commands::on_conversation(
+        &conn.state,
+        &origin,
+        command,
+        Kind::Conversation,
+        conversation,
+        action,
+        None,
+    )
+    .await
+}

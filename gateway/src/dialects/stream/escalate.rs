@@ -1,0 +1,29 @@
+//! `human-escalation {reason?}`: queue the user's conversation for a human
+//! (opening one first if there is none), as the other dialects' escalate.
+
+use domain::conversation::{Action, Remark};
+use serde_json::{Value, json};
+
+use super::chat::{ensure_conversation, run};
+use super::connection::{Conn, message};
+use crate::error::WireError;
+
+pub async fn handle(conn: &mut Conn, request: &Value) -> Result<Vec<Value>, WireError> {
+    let reason = match request.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(reason)) => Some(Remark::parse("reason", reason.as_str())?),
+        Some(_) => return Err(WireError::validation("\"reason\" must be a string")),
+    };
+    let conversation = ensure_conversation(conn).await?;
+    run(
+        conn,
+        "human-escalation",
+        &conversation,
+        Action::Escalate { reason },
+    )
+    .await?;
+    Ok(vec![message(
+        "human-escalation-response",
+        json!({ "message": "A human agent will contact you soon." }),
+    )])
+}

@@ -1,0 +1,71 @@
+//! The stream dialect (seed `003`): a plain WebSocket at `GET /` and
+//! `GET /ws`, `?token=JWT`, JSON messages with a `type`.
+//!
+//! - on open: `connection {message, timestamp}`;
+//! - `chat {content}`: the customer's message in their conversation; the
+//!   assistant's answer streams back as `stream-start {messageId}`,
+//!   `stream-token {messageId, token}`…, `stream-end {messageId}` (the end
+//!   once the answer is recorded); an answer that fails ends with `error`
+//!   and the notice that was recorded instead;
+//! - `human-escalation {reason?}`: the conversation is queued as with
+//!   `escalate`; `human-escalation-response {message}`;
+//! - `ping` → `pong`;
+//! - anything else (not JSON, no `type`, an unknown type, a bad field):
+//!   `error {message}`, nothing written, the connection kept.
+//!
+//! Every message carries a `timestamp`. An agent's replies (after an
+//! escalation) arrive like the assistant's, as one `stream-start`, one
+//! `stream-token` with the whole text and `stream-end`, with `sender:
+//! "agent"` and `senderName` added.
+//!
+//! The user's conversation is their latest open one opened through this
+//! dialect (chatbot `stream`): it continues across reconnects, and a new
+//! one is opened by the first `chat` after it ended. A connection that opens
+//! while an answer is being written gets the text so far and then the rest.
+
+mod chat;
+mod connection;
+mod escalate;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use domain::actor::Role;
+use std::net::SocketAddr;
+
+use crate::error::WireError;
+use crate::http::Caller;
+use crate::state::AppState;
+
+pub const DIALECT: &str = "stream";
+
+/// The chatbot id conversations of this dialect are opened with: it puts
+/// them in AI handling.
+pub const CHATBOT: &str = "stream";
+
+/// `GET /` and `GET /ws`: the WebSocket upgrade (anything else is 404).
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    caller: Result<Caller, WireError>,
+) -> Response {
+    let Ok(upgrade) = upgrade else {
+        return WireError::not_found("no such route").into_response();
+    };
+    let actor = match caller {
+        Ok(Caller(actor)) => actor,
+        Err(error) => return error.into_response(),
+    };
+    if actor.role != Role::Customer {
+        return WireError::forbidden("the stream is a customer's chat: a customer token is needed")
+            .into_response();
+    }
+    let origin = connection::Origin::from_request(&headers, peer);
+    upgrade
+        .max_message_size(crate::socket::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| connection::run(state, actor, origin, socket))
+}

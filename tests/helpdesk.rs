@@ -1,0 +1,476 @@
+//! The helpdesk dialect end to end on `/helpdesk`, following the seed's
+//! implementation example: an API key, the customer room, a first message
+//! answered by SATE, the conversation room, an agent taking over and
+//! answering, close and review; voice calls with a LiveKit token; the
+//! three-conversation limit; refused connections; bad input.
+
+use e2e::{TestApp, TestClient, both_backends, join, send, token};
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::Backend;
+use store::testing::TestDatabase;
+
+both_backends!(
+    a_customer_is_answered_by_sate_then_served_by_an_agent_closes_and_reviews,
+    a_session_may_have_three_open_conversations_and_the_fourth_is_refused,
+    a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time,
+    bad_keys_and_malformed_connections_are_refused_with_their_status,
+    bad_input_gets_an_envelope_with_a_4xx_status_and_writes_nothing,
+);
+
+const LIVEKIT_SECRET: &str = "livekit-secret-livekit-secret-32";
+
+async fn api_key(app: &TestApp, tenant: &str) -> String {
+    let (status, issued) = app
+        .post(
+            "/api/v1/keys",
+            &token(tenant, "ada", "admin"),
+            json!({ "kind": "api" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    issued["key"].as_str().unwrap().to_owned()
+}
+
+/// A `/helpdesk` client with an API key, greeted.
+async fn customer(app: &TestApp, key: &str) -> TestClient {
+    let url = format!("{}?token_source=api&token={key}", app.url());
+    let mut client = TestClient::connect_namespace(&url, "/helpdesk", None)
+        .await
+        .expect("a connection");
+    let hello = client.expect("connected").await;
+    assert_eq!(hello["status_code"], 200, "{hello}");
+    assert_eq!(hello["message"], "Connected");
+    assert_eq!(hello["data"], json!({}));
+    assert!(
+        hello["sid"].as_str().is_some_and(|s| !s.is_empty()),
+        "{hello}"
+    );
+    client
+}
+
+/// Emit and take the envelope answered on `answer`.
+async fn ask(client: &mut TestClient, event: &str, payload: Value, answer: &str) -> Value {
+    client.emit(event, payload).await;
+    client.expect(answer).await
+}
+
+/// Emit and take the refusal answered on the event's own name (on
+/// `support`, SATE's replies come too: they are 200s).
+async fn refused(client: &mut TestClient, event: &str, payload: Value) -> Value {
+    client.emit(event, payload).await;
+    client
+        .expect_where(event, |v| v["status_code"] != 200)
+        .await
+}
+
+fn ok(envelope: &Value) -> &Value {
+    assert_eq!(envelope["status_code"], 200, "{envelope}");
+    &envelope["data"]
+}
+
+async fn password_article(app: &TestApp) {
+    let (status, body) = app
+        .post(
+            "/api/v1/kb/articles",
+            &token("acme", "ada", "admin"),
+            json!({
+                "title": "Order tracking",
+                "body": "Track your order from the Orders page. Each order number links to its parcel.",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn first_message(client: &mut TestClient, session: &str, text: &str) -> String {
+    let echo = ask(
+        client,
+        "support",
+        json!({ "session_id": session, "message": text, "attachment": false, "ticket_chat_id": null }),
+        "support_echo",
+    )
+    .await;
+    assert_eq!(echo["message"], "support_echo", "{echo}");
+    ok(&echo)["ticket_chat_id"].as_str().unwrap().to_owned()
+}
+
+async fn a_customer_is_answered_by_sate_then_served_by_an_agent_closes_and_reviews(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    password_article(&app).await;
+    let key = api_key(&app, "acme").await;
+    let mut ana = customer(&app, &key).await;
+
+    let entered = ask(
+        &mut ana,
+        "enter_customer_support",
+        json!({ "session_id": "customer_123" }),
+        "enter_customer_support",
+    )
+    .await;
+    assert_eq!(entered["message"], "Joined customer support room");
+    ok(&entered);
+
+    let ticket = first_message(&mut ana, "customer_123", "Where can I track my order?").await;
+    // SATE's reply, on `support`, in the customer's room.
+    let reply = ana.expect("support").await;
+    let data = ok(&reply);
+    assert_eq!(data["sender"], "sate", "{reply}");
+    assert_eq!(data["ticket_chat_id"], ticket.as_str());
+    assert!(
+        data["message"].as_str().unwrap().contains("Orders page"),
+        "{reply}"
+    );
+    assert_eq!(data["closed_support"], false);
+    assert_eq!(reply["sid"].as_str().map(str::is_empty), Some(false));
+
+    let joined = ask(
+        &mut ana,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        "enter_support",
+    )
+    .await;
+    assert_eq!(joined["message"], "Joined support room");
+    let read = ask(
+        &mut ana,
+        "mark_conversation_read",
+        json!({ "ticket_chat_id": ticket, "entity": "customer" }),
+        "mark_conversation_read",
+    )
+    .await;
+    assert_eq!(read["message"], "Marked as read");
+
+    // An agent takes it over and answers on lvng.
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let (status, claimed) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{ticket}/claim"),
+            &token("acme", "bob", "agent"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    let changed = ana.expect("support_handler_changed").await;
+    let data = ok(&changed);
+    assert_eq!(data["handler"], "agent");
+    assert_eq!(
+        data["agent"],
+        json!({ "id": "bob", "username": "bob name" })
+    );
+    join(&mut bob, "acme", &ticket).await;
+    send(
+        &mut bob,
+        "acme",
+        &ticket,
+        "Hi, Bob here. Your parcel ships today.",
+    )
+    .await;
+    let agent_reply = ana.expect("customer_support").await;
+    let data = ok(&agent_reply);
+    assert_eq!(data["sender"], "agent");
+    assert_eq!(data["message"], "Hi, Bob here. Your parcel ships today.");
+
+    let closed = ask(
+        &mut ana,
+        "close_support",
+        json!({ "ticket_chat_id": ticket }),
+        "close_support",
+    )
+    .await;
+    assert_eq!(closed["message"], "Support conversation closed");
+    assert_eq!(ok(&closed)["closed_support"], true);
+    let reviewed = ask(
+        &mut ana,
+        "review_support",
+        json!({ "ticket_chat_id": ticket, "rating": "5", "review": "Great service, very helpful!" }),
+        "review_support",
+    )
+    .await;
+    assert_eq!(reviewed["message"], "Review noted");
+    assert_eq!(
+        *ok(&reviewed),
+        json!({ "rating": "5", "review": "Great service, very helpful!", "ticket_chat_id": ticket })
+    );
+    let (status, metrics) = app
+        .get("/api/v1/metrics", Some(&token("acme", "sue", "supervisor")))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics.to_string().contains("\"good\":1"),
+        "a 5 is a satisfied customer: {metrics}"
+    );
+    app.stop().await;
+}
+
+async fn a_session_may_have_three_open_conversations_and_the_fourth_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = api_key(&app, "acme").await;
+    let mut ana = customer(&app, &key).await;
+    let mut tickets = Vec::new();
+    for n in 0..3 {
+        tickets.push(first_message(&mut ana, "customer_9", &format!("Question {n}")).await);
+    }
+    let before = app.event_count().await;
+    let fourth = refused(
+        &mut ana,
+        "support",
+        json!({ "session_id": "customer_9", "message": "A fourth", "attachment": false, "ticket_chat_id": null }),
+    )
+    .await;
+    assert_eq!(fourth["status_code"], 400, "{fourth}");
+    assert!(
+        fourth["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 open conversations"),
+        "{fourth}"
+    );
+    // SATE's answers to the three may still be landing: count opened ones.
+    let after = app.event_count().await;
+    assert!(after - before <= 3, "nothing opened for the fourth");
+    // Closing one makes room.
+    ok(&ask(
+        &mut ana,
+        "close_support",
+        json!({ "ticket_chat_id": tickets[0] }),
+        "close_support",
+    )
+    .await);
+    first_message(&mut ana, "customer_9", "Now a fourth").await;
+    app.stop().await;
+}
+
+async fn a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time(backend: Backend) {
+    let db = Arc::new(TestDatabase::new(backend).await);
+    let app = TestApp::spawn_with(db, |config| {
+        config.livekit_api_key = Some("APIhelpdesk".into());
+        config.livekit_api_secret = Some(gateway::config::Secret::new(LIVEKIT_SECRET));
+        config.livekit_url = Some("wss://livekit.example".into());
+    })
+    .await;
+    let key = api_key(&app, "acme").await;
+    let mut ana = customer(&app, &key).await;
+    let ticket = first_message(&mut ana, "customer_7", "Can I call you?").await;
+    let call = ask(
+        &mut ana,
+        "call_support",
+        json!({ "session_id": "customer_7", "ticket_chat_id": ticket }),
+        "call_support",
+    )
+    .await;
+    let data = ok(&call).clone();
+    assert_eq!(data["room"], ticket.as_str());
+    assert_eq!(data["url"], "wss://livekit.example");
+    let call_id = data["ticket_call_id"].as_str().unwrap().to_owned();
+    let mut validation = Validation::default();
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        data["token"].as_str().unwrap(),
+        &DecodingKey::from_secret(LIVEKIT_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("the token verifies with the secret")
+    .claims;
+    assert_eq!(claims["iss"], "APIhelpdesk");
+    assert_eq!(claims["sub"], "hd-customer_7");
+    assert_eq!(claims["video"]["room"], ticket.as_str());
+    assert_eq!(claims["video"]["roomJoin"], true);
+
+    let again = refused(
+        &mut ana,
+        "call_support",
+        json!({ "session_id": "customer_7", "ticket_chat_id": ticket }),
+    )
+    .await;
+    assert_eq!(again["status_code"], 409, "one call at a time: {again}");
+
+    let closed = ask(
+        &mut ana,
+        "close_call_support",
+        json!({ "ticket_chat_id": ticket }),
+        "close_call_support",
+    )
+    .await;
+    let data = ok(&closed);
+    assert_eq!(data["ticket_call_id"], call_id.as_str());
+    assert!(
+        data["call_start_time"].is_string() && data["call_end_time"].is_string(),
+        "{closed}"
+    );
+
+    // Once an agent handles the conversation, SATE takes no calls.
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{ticket}/claim"),
+            &token("acme", "bob", "agent"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    ana.expect("support_handler_changed").await;
+    let later = refused(
+        &mut ana,
+        "call_support",
+        json!({ "session_id": "customer_7", "ticket_chat_id": ticket }),
+    )
+    .await;
+    assert_eq!(later["status_code"], 409, "{later}");
+    app.stop().await;
+}
+
+async fn bad_keys_and_malformed_connections_are_refused_with_their_status(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = api_key(&app, "acme").await;
+    let (status, widget) = app
+        .post(
+            "/api/v1/keys",
+            &token("acme", "ada", "admin"),
+            json!({ "kind": "widget", "chatbotId": "bot" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let widget_key = widget["key"].as_str().unwrap();
+    let base = app.url();
+    for (query, status) in [
+        (format!("?token_source=api&token={key}x"), 401),
+        ("?token_source=api&token=pk_nope_nope".to_owned(), 401),
+        (format!("?token_source=api&token={widget_key}"), 401),
+        ("?token_source=api".to_owned(), 400),
+        ("?token_source=carrier-pigeon&token=x".to_owned(), 400),
+        (String::new(), 400),
+        ("?token=not-a-jwt".to_owned(), 401),
+    ] {
+        let mut client =
+            TestClient::connect_namespace(&format!("{base}{query}"), "/helpdesk", None)
+                .await
+                .expect("a transport");
+        let refusal = client.expect("error").await;
+        let text = refusal.as_str().unwrap_or_default().replace('\\', "");
+        assert!(
+            text.contains(&format!("\"status_code\":{status}")),
+            "{query}: {refusal}"
+        );
+    }
+    // A JWT customer connects too.
+    let url = format!("{base}?token={}", token("acme", "ana", "customer"));
+    let mut jwt = TestClient::connect_namespace(&url, "/helpdesk", None)
+        .await
+        .unwrap();
+    ok(&jwt.expect("connected").await);
+
+    // A revoked key is refused from then on.
+    let id = key.split('_').nth(1).unwrap();
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/keys/{id}"),
+            &token("acme", "ada", "admin"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let mut revoked = TestClient::connect_namespace(
+        &format!("{base}?token_source=api&token={key}"),
+        "/helpdesk",
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(revoked.expect("error").await.to_string().contains("401"));
+    app.stop().await;
+}
+
+async fn bad_input_gets_an_envelope_with_a_4xx_status_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = api_key(&app, "acme").await;
+    let globex = api_key(&app, "globex").await;
+    let mut other = customer(&app, &globex).await;
+    let foreign = first_message(&mut other, "customer_1", "Hello from globex").await;
+
+    let mut ana = customer(&app, &acme).await;
+    let mine = first_message(&mut ana, "customer_1", "Hello from acme").await;
+    let before = app.event_count().await;
+    for (event, payload, status) in [
+        ("support", json!({ "message": "no session" }), 400),
+        ("support", json!({ "session_id": "customer_1" }), 400),
+        (
+            "support",
+            json!({ "session_id": "customer_1", "message": 5 }),
+            400,
+        ),
+        (
+            "support",
+            json!({ "session_id": "bad session!", "message": "x" }),
+            400,
+        ),
+        (
+            "support",
+            json!({ "session_id": "customer_1", "message": "x", "attachment": true }),
+            400,
+        ),
+        (
+            "support",
+            json!({ "session_id": "customer_2", "message": "another session" }),
+            403,
+        ),
+        (
+            "support",
+            json!({ "session_id": "customer_1", "message": "x", "ticket_chat_id": foreign }),
+            404,
+        ),
+        ("enter_support", json!({ "ticket_chat_id": foreign }), 404),
+        ("enter_support", json!({}), 400),
+        (
+            "mark_conversation_read",
+            json!({ "ticket_chat_id": mine, "entity": "agent" }),
+            400,
+        ),
+        (
+            "review_support",
+            json!({ "ticket_chat_id": mine, "rating": "9" }),
+            400,
+        ),
+        (
+            "review_support",
+            json!({ "ticket_chat_id": mine, "rating": "good" }),
+            400,
+        ),
+        ("close_support", json!({ "ticket_chat_id": foreign }), 404),
+        (
+            "call_support",
+            json!({ "session_id": "customer_1", "ticket_chat_id": mine }),
+            503,
+        ),
+        ("dance", json!({}), 400),
+    ] {
+        let answer = refused(&mut ana, event, payload.clone()).await;
+        assert_eq!(answer["status_code"], status, "{event} {payload}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{answer}"
+        );
+    }
+    // SATE may still be answering the two first messages.
+    let after = app.event_count().await;
+    assert!(
+        after - before <= 2,
+        "bad input wrote {} events",
+        after - before
+    );
+    let still = ask(
+        &mut ana,
+        "enter_support",
+        json!({ "ticket_chat_id": mine }),
+        "enter_support",
+    )
+    .await;
+    ok(&still);
+    app.stop().await;
+}
