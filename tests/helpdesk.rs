@@ -304,6 +304,17 @@ async fn a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time(backend
         "{closed}"
     );
 
+    // A second call; an agent taking over ends SATE's part in it.
+    let second = ask(
+        &mut ana,
+        "call_support",
+        json!({ "session_id": "customer_7", "ticket_chat_id": ticket }),
+        "call_support",
+    )
+    .await;
+    let second_id = ok(&second)["ticket_call_id"].as_str().unwrap().to_owned();
+    assert_ne!(second_id, call_id, "each call has its own id");
+
     // Once an agent handles the conversation, SATE takes no calls.
     let (status, _) = app
         .call(
@@ -315,6 +326,11 @@ async fn a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time(backend
         .await;
     assert_eq!(status, 200);
     ana.expect("support_handler_changed").await;
+    let left = ana.expect("sate_left_call").await;
+    assert_eq!(
+        *ok(&left),
+        json!({ "ticket_chat_id": ticket, "ticket_call_id": second_id })
+    );
     let later = refused(
         &mut ana,
         "call_support",
@@ -322,6 +338,22 @@ async fn a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time(backend
     )
     .await;
     assert_eq!(later["status_code"], 409, "{later}");
+
+    // The agent ends it: the customer is told it was closed.
+    let (status, ended) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/conversations/{ticket}/end"),
+            &token("acme", "bob", "agent"),
+            Some(json!({ "reason": "resolved" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{ended}");
+    let closed = ana.expect("customer_support_closed").await;
+    assert_eq!(
+        *ok(&closed),
+        json!({ "ticket_id": ticket, "ticket_chat_id": ticket, "status": "ended" })
+    );
     app.stop().await;
 }
 

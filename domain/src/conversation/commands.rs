@@ -114,3 +114,19 @@ pub struct NewMessage {
     /// The assistant's answers say why (services only).
     pub provenance: Option<Provenance>,
 }
+
+impl NewMessage {
+    /// A plain text message: no optimistic id, thread, mentions or
+    /// provenance.
+    pub fn text(id: MessageId, body: MessageBody) -> Self {
+        Self {
+            id,
+            body,
+            optimistic_id: None,
+            thread_id: None,
+            mentions: Vec::new(),
+            kind: MessageKind::Text,
+            provenance: None,
+        }
+    }
+}

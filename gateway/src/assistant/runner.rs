@@ -322,8 +322,8 @@ async fn write(
     }
 }
 
-/// The tenant's best articles for `text`.
-async fn retrieve(
+/// The tenant's best articles for `text`, as the responder takes them.
+pub async fn retrieve(
     state: &AppState,
     tenant: &TenantId,
     text: &str,
@@ -390,13 +390,8 @@ async fn record(
     };
     let command_id = Uuid::new_v5(&ANSWER_NAMESPACE, reply_id.as_str().as_bytes());
     let message = NewMessage {
-        id: reply_id.clone(),
-        body,
-        optimistic_id: None,
-        thread_id: None,
-        mentions: Vec::new(),
-        kind: MessageKind::Text,
         provenance: Some(provenance),
+        ..NewMessage::text(reply_id.clone(), body)
     };
     commands::on_conversation(
         state,

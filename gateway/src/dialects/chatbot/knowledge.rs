@@ -17,7 +17,7 @@
 //!   joined last.
 
 use assistant::analysis::{self, AnalysisType};
-use assistant::{Answer, AssistantError, Question, Source, Turn};
+use assistant::{Answer, AssistantError, Question, Turn};
 use domain::actor::Role;
 use domain::message::MessageBody;
 use projections::Room;
@@ -36,8 +36,6 @@ use crate::socket::Call;
 const MAX_QUERY_CHARS: usize = 1_000;
 /// Search results per request.
 const SEARCH_LIMIT: u32 = 10;
-/// Articles an answer may draw on.
-const ANSWER_SOURCES: u32 = 3;
 /// Messages a summary reads (the latest).
 const SUMMARY_MESSAGES: u32 = 500;
 
@@ -161,28 +159,14 @@ pub async fn rag_stream(call: &Call) -> Result<(), WireError> {
     Ok(())
 }
 
-/// The question with the tenant's best articles for it.
+/// The question with the tenant's best articles for it (as the assistant
+/// retrieves them for conversations).
 async fn question(call: &Call, text: &str) -> Result<Question, WireError> {
-    let query = KnowledgeQuery {
-        text: text.to_owned(),
-        category: None,
-        tags: Vec::new(),
-        limit: ANSWER_SOURCES,
-    };
-    let hits = knowledge::search(call.state.log.db(), &call.actor.tenant, &query).await?;
+    let sources = crate::assistant::runner::retrieve(&call.state, &call.actor.tenant, text).await?;
     Ok(Question {
         text: text.to_owned(),
         history: Vec::new(),
-        sources: hits
-            .into_iter()
-            .map(|hit| Source {
-                article_id: hit.article.article_id.as_str().to_owned(),
-                version: hit.article.version,
-                title: hit.article.title,
-                body: hit.article.body,
-                score: hit.score,
-            })
-            .collect(),
+        sources,
     })
 }
 

@@ -28,15 +28,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     })?;
     let body = MessageBody::parse(content).map_err(invalid_in(&room))?;
     let id = MessageId::generate();
-    let message = NewMessage {
-        id: id.clone(),
-        body: body.clone(),
-        optimistic_id: None,
-        thread_id: None,
-        mentions: Vec::new(),
-        kind: MessageKind::Text,
-        provenance: None,
-    };
+    let message = NewMessage::text(id.clone(), body.clone());
     let actor = call.actor.clone();
     let at = run(
         call,

@@ -3,9 +3,7 @@
 //! `close_support`, `review_support`.
 
 use domain::actor::Actor;
-use domain::conversation::{
-    Action, EndReason, Kind, MessageKind, NewMessage, Rating, Remark, SupportDetails,
-};
+use domain::conversation::{Action, EndReason, Kind, NewMessage, Rating, Remark, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId, MessageId, SessionId};
 use domain::message::MessageBody;
 use projections::Room;
@@ -186,15 +184,7 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
         }
         None => open(event, &session, &actor).await?,
     };
-    let message = NewMessage {
-        id: MessageId::generate(),
-        body,
-        optimistic_id: None,
-        thread_id: None,
-        mentions: Vec::new(),
-        kind: MessageKind::Text,
-        provenance: None,
-    };
+    let message = NewMessage::text(MessageId::generate(), body);
     run(event, &actor, "support", &id, Action::PostMessage(message)).await?;
     event.answer_as(
         "support_echo",

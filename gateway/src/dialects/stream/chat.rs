@@ -1,7 +1,7 @@
 //! `chat {content}`: the customer's message, in their conversation (opened
 //! by the first one). The assistant answers it (see `crate::assistant`).
 
-use domain::conversation::{Action, Kind, MessageKind, NewMessage};
+use domain::conversation::{Action, Kind, NewMessage};
 use domain::ids::{ChatbotId, ConversationId, MessageId};
 use domain::message::MessageBody;
 use serde_json::Value;
@@ -40,15 +40,7 @@ async fn post(
     conversation: &ConversationId,
     body: &MessageBody,
 ) -> Result<(), WireError> {
-    let message = NewMessage {
-        id: MessageId::generate(),
-        body: body.clone(),
-        optimistic_id: None,
-        thread_id: None,
-        mentions: Vec::new(),
-        kind: MessageKind::Text,
-        provenance: None,
-    };
+    let message = NewMessage::text(MessageId::generate(), body.clone());
     run(conn, "chat", conversation, Action::PostMessage(message)).await
 }
 
