@@ -144,6 +144,38 @@ async fn a_customer_is_answered_by_sate_then_served_by_an_agent_closes_and_revie
     .await;
     assert_eq!(read["message"], "Marked as read");
 
+    // An attachment's details are kept with the message.
+    let echo = ask(
+        &mut ana,
+        "support",
+        json!({
+            "session_id": "customer_123",
+            "message": "Here is my receipt",
+            "attachment": true,
+            "attachment_metadata": [{ "name": "receipt.pdf", "size": 1024 }],
+            "ticket_chat_id": ticket,
+        }),
+        "support_echo",
+    )
+    .await;
+    ok(&echo);
+    // SATE's answer to it comes after it in the read model.
+    ana.expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    let db = store::Db::connect(app.db.url()).await.unwrap();
+    let stored: Option<String> = sqlx::query_scalar(
+        "SELECT metadata FROM conversation_messages WHERE content = 'Here is my receipt'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+    let stored: Value = serde_json::from_str(&stored.expect("metadata")).unwrap();
+    assert_eq!(
+        stored,
+        json!({ "attachment_metadata": [{ "name": "receipt.pdf", "size": 1024 }] })
+    );
+
     // An agent takes it over and answers on lvng.
     let mut bob = app.client("acme", "bob", "agent").await;
     let (status, claimed) = app

@@ -38,7 +38,8 @@ pub struct MessageView {
     pub optimistic_id: Option<String>,
     pub thread_id: Option<MessageId>,
     pub mentions: Vec<UserId>,
-    /// The metadata of the latest edit that carried some.
+    /// What the client attached when posting, then the metadata of the
+    /// latest edit that carried some.
     pub metadata: Option<Value>,
     pub reactions: Vec<ReactionView>,
     pub created_at: DateTime<Utc>,
@@ -117,7 +118,7 @@ impl Projection for ConversationMessages {
                         optimistic_id: e.optimistic_id,
                         thread_id: e.thread_id,
                         mentions: e.mentions,
-                        metadata: None,
+                        metadata: e.metadata,
                         reactions: Vec::new(),
                         created_at: e.at,
                         updated_at: e.at,
@@ -317,7 +318,7 @@ async fn insert(
 ) -> Result<(), ProjectionError> {
     let sql = format!(
         "INSERT INTO conversation_messages ({INSERT_COLUMNS}) VALUES {}",
-        backend.row_placeholders(messages.len(), 18)
+        backend.row_placeholders(messages.len(), 19)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for m in messages {
@@ -344,7 +345,8 @@ async fn insert(
                     .as_ref()
                     .map(serde_json::to_string)
                     .transpose()?,
-            );
+            )
+            .bind(m.metadata.as_ref().map(serde_json::to_string).transpose()?);
     }
     query.execute(conn).await?;
     Ok(())
@@ -445,7 +447,7 @@ async fn mark_read(
 
 const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
-     reactions, created_at, updated_at, hidden, provenance";
+     reactions, created_at, updated_at, hidden, provenance, metadata";
 
 const COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \

@@ -84,6 +84,7 @@ impl World {
                 mentions: vec![],
                 kind: MessageKind::Text,
                 provenance: None,
+                metadata: None,
             }),
         )
         .await;
@@ -160,6 +161,7 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
                 mentions: vec![UserId::parse("bob").unwrap()],
                 kind: MessageKind::Text,
                 provenance: None,
+                metadata: None,
             }),
         )
         .await;

@@ -96,6 +96,7 @@ impl World {
                 mentions: vec![],
                 kind,
                 provenance: None,
+                metadata: None,
             }),
         )
         .await;

@@ -63,6 +63,7 @@ fn post(text: &str) -> Action {
         mentions: vec![],
         kind: MessageKind::Text,
         provenance: None,
+        metadata: None,
     })
 }
 
@@ -276,6 +277,7 @@ async fn a_burst_of_commands_on_one_conversation_lands_once_each_in_order(backen
                 mentions: vec![],
                 kind: MessageKind::Text,
                 provenance: None,
+                metadata: None,
             });
             // Every third message is sent twice, as a client retry would.
             let sends = if n % 3 == 0 { 2 } else { 1 };

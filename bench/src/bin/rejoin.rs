@@ -108,6 +108,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
             hidden: false,
             first_response_seconds: None,
             provenance: None,
+            metadata: None,
             at: start + Span::milliseconds(n as i64 * 10),
         }));
     }

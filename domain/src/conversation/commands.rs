@@ -113,6 +113,8 @@ pub struct NewMessage {
     pub kind: MessageKind,
     /// The assistant's answers say why (services only).
     pub provenance: Option<Provenance>,
+    /// What the client attached to the message (attachment details).
+    pub metadata: Option<MessageMetadata>,
 }
 
 impl NewMessage {
@@ -127,6 +129,7 @@ impl NewMessage {
             mentions: Vec::new(),
             kind: MessageKind::Text,
             provenance: None,
+            metadata: None,
         }
     }
 }

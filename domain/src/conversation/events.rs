@@ -181,6 +181,9 @@ pub struct MessagePosted {
     /// An assistant's answer: its sources, provider and outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// What the client attached (a JSON object), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
     pub at: Timestamp,
 }
 

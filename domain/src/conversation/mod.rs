@@ -325,6 +325,7 @@ impl Conversation {
                     hidden: message.kind == MessageKind::Robot,
                     first_response_seconds,
                     provenance: message.provenance,
+                    metadata: message.metadata.map(Into::into),
                     at,
                 });
                 Ok(std::iter::once(posted).chain(activated).collect())

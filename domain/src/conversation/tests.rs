@@ -87,6 +87,7 @@ fn new_message(text: &str) -> NewMessage {
         mentions: vec![UserId::parse("bob").unwrap()],
         kind: MessageKind::Text,
         provenance: None,
+        metadata: None,
     }
 }
 
@@ -107,6 +108,7 @@ fn posted_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
         hidden: false,
         first_response_seconds: None,
         provenance: None,
+        metadata: None,
         at: at(second),
     })
 }

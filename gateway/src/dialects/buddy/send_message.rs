@@ -66,6 +66,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         mentions: Vec::new(),
         kind,
         provenance: None,
+        metadata: None,
     };
     let at = run(call, "send_message", &room, Action::PostMessage(message)).await?;
     call.answer(

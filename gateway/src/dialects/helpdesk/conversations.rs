@@ -5,7 +5,7 @@
 use domain::actor::Actor;
 use domain::conversation::{Action, EndReason, Kind, NewMessage, Rating, Remark, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId, MessageId, SessionId};
-use domain::message::MessageBody;
+use domain::message::{MessageBody, MessageMetadata};
 use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use projections::support::{self, SupportView};
@@ -184,7 +184,18 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
         }
         None => open(event, &session, &actor).await?,
     };
-    let message = NewMessage::text(MessageId::generate(), body);
+    // Attachment details are kept with the message, as the client sent them.
+    let metadata = match (attachment, metadata) {
+        (true, Some(details)) => Some(
+            MessageMetadata::parse(json!({ "attachment_metadata": details }))
+                .map_err(WireError::from)?,
+        ),
+        _ => None,
+    };
+    let message = NewMessage {
+        metadata,
+        ..NewMessage::text(MessageId::generate(), body)
+    };
     run(event, &actor, "support", &id, Action::PostMessage(message)).await?;
     event.answer_as(
         "support_echo",

@@ -123,12 +123,17 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
 /// The seed's message data.
 fn message(m: &MessageView, by_sate: bool) -> Value {
     let close = m.provenance.as_ref().is_some_and(|p| p.close_suggested);
+    let attached = m
+        .metadata
+        .as_ref()
+        .and_then(|meta| meta.get("attachment_metadata"))
+        .cloned();
     json!({
         "message": m.content,
         "ticket_chat_id": m.room.id.as_str(),
         "sender": if by_sate { "sate" } else { "agent" },
-        "attachment": false,
-        "attachment_metadata": null,
+        "attachment": attached.is_some(),
+        "attachment_metadata": attached,
         "close_support": close,
         "closed_support": false,
         "date_created": wire_time(m.created_at),

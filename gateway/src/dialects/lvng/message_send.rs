@@ -92,6 +92,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         mentions,
         kind: MessageKind::Text,
         provenance: None,
+        metadata: None,
     };
     run(
         call,
