@@ -901,7 +901,14 @@ async fn a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_
     // The same session from a new connection is the same visitor.
     let mut back = widget_visitor(&app, &key).await;
     let again = enter(&mut back, "sess-1", &conv_id).await;
-    assert_eq!(again["messages"], json!([hello]));
+    // The visitor's message, then (a widget's conversation being in AI
+    // handling) perhaps the assistant's answer to it already.
+    let messages = again["messages"].as_array().unwrap();
+    assert_eq!(messages[0], hello, "{again}");
+    assert!(
+        messages[1..].iter().all(|m| m["sender"] == "ai") && messages.len() <= 2,
+        "{again}"
+    );
     let mut same = widget_visitor(&app, &key).await;
     assert_eq!(start(&mut same, "sess-1").await["conversationId"], conv);
     // Another session may not enter it, even knowing its id.
