@@ -58,6 +58,10 @@ impl Projection for AccessKeys {
         NAME
     }
 
+    fn tables(&self, _backend: store::Backend) -> &'static [&'static str] {
+        &["access_keys"]
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(STREAM_PREFIX)
     }

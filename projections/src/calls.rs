@@ -85,6 +85,10 @@ impl Projection for Calls {
         NAME
     }
 
+    fn tables(&self, _backend: Backend) -> &'static [&'static str] {
+        &["calls", "call_participants", "call_transcript_segments"]
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(domain::call::STREAM_PREFIX)
     }

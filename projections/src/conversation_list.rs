@@ -63,6 +63,10 @@ impl Projection for ConversationList {
         NAME
     }
 
+    fn tables(&self, _backend: store::Backend) -> &'static [&'static str] {
+        &["conversation_list", "conversation_participants"]
+    }
+
     fn handles(&self, event: &RecordedEvent) -> bool {
         // Typing, reads, edits and reactions change nothing listed.
         Conversation::owns_stream(&event.stream_id)

@@ -81,6 +81,10 @@ impl Projection for ConversationMessages {
         NAME
     }
 
+    fn tables(&self, _backend: Backend) -> &'static [&'static str] {
+        &["conversation_messages", "read_state"]
+    }
+
     fn handles(&self, event: &RecordedEvent) -> bool {
         Conversation::owns_stream(&event.stream_id)
     }

@@ -70,6 +70,15 @@ impl Projection for Knowledge {
         NAME
     }
 
+    fn tables(&self, backend: Backend) -> &'static [&'static str] {
+        match backend {
+            // FTS5 keeps its index in a table of its own; PostgreSQL in a
+            // generated column.
+            Backend::Sqlite => &["kb_articles", "kb_articles_fts"],
+            Backend::Postgres => &["kb_articles"],
+        }
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(STREAM_PREFIX)
     }

@@ -10,6 +10,8 @@
 //! # Layout
 //! - [`runner`]: the [`Projection`] trait and the [`Projector`] that runs them.
 //! - [`update`]: [`Update`], what projections tell the gateway.
+//! - [`rebuild`]: [`Rebuild`](rebuild::Rebuild), fresh read models from position 0 swapped in
+//!   while the server runs, and views of one tenant's past.
 //! - [`conversation_messages`]: messages per conversation or channel (history,
 //!   rejoin, paging, changes since a cursor) and read markers.
 //! - [`conversation_list`]: the conversation and channel list per tenant, with
@@ -30,6 +32,7 @@ pub mod conversation_messages;
 mod error;
 pub mod knowledge;
 pub mod presence;
+pub mod rebuild;
 pub mod runner;
 pub mod support;
 pub mod swarm_steps;

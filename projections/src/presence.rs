@@ -44,6 +44,10 @@ impl Projection for PresenceProjection {
         NAME
     }
 
+    fn tables(&self, _backend: store::Backend) -> &'static [&'static str] {
+        &["presence"]
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(domain::presence::STREAM_PREFIX)
     }

@@ -28,6 +28,11 @@ pub trait Projection: Send + Sync + 'static {
     /// Stable name: the checkpoint's key.
     fn name(&self) -> &'static str;
 
+    /// Every table this projection writes on `backend`, and only those: a
+    /// rebuild builds them afresh and swaps them in. Each table belongs to
+    /// one projection.
+    fn tables(&self, backend: store::Backend) -> &'static [&'static str];
+
     /// Whether `event` can matter to this projection. A batch of events it
     /// ignores moves its checkpoint in memory only, with no transaction (on
     /// SQLite every commit is an fsync under the one write lock the event
@@ -80,6 +85,7 @@ impl Projector {
                 log: log.clone(),
                 projection,
                 checkpoint,
+                stored: checkpoint,
                 at,
                 updates: updates.clone(),
                 stopped: stopped.clone(),
@@ -127,7 +133,11 @@ impl Projector {
 struct Runner {
     log: EventLog,
     projection: Arc<dyn Projection>,
+    /// How far this runner has read (ahead of `stored` after batches it
+    /// had nothing to do with).
     checkpoint: Position,
+    /// The checkpoint as this runner last read or wrote it in the database.
+    stored: Position,
     at: watch::Sender<Position>,
     updates: broadcast::Sender<Arc<Update>>,
     stopped: watch::Receiver<bool>,
@@ -211,10 +221,31 @@ impl Runner {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Claim the batch first: the checkpoint moves only from where this
+        // runner last saw it. On PostgreSQL the row stays locked until
+        // commit, so a rebuild's swap or another node's runner waits for
+        // this transaction, or this one for theirs, and then fails here.
+        if !save_checkpoint(&mut tx, self.projection.name(), self.stored, last).await? {
+            // Someone else moved the checkpoint: a rebuild swapped fresh read
+            // models in, or another node applied this batch. Go on from
+            // theirs, so that no event is applied twice.
+            drop(tx);
+            let theirs = load_checkpoint(&self.log, self.projection.name()).await?;
+            tracing::info!(
+                projection = self.projection.name(),
+                ours = self.stored,
+                theirs,
+                "checkpoint moved by another writer; following it"
+            );
+            self.checkpoint = theirs;
+            self.stored = theirs;
+            self.at.send_replace(theirs);
+            return Ok(true);
+        }
         let updates = self.projection.apply(&mut tx, &events).await?;
-        save_checkpoint(&mut tx, self.projection.name(), last).await?;
         tx.commit().await?;
         self.checkpoint = last;
+        self.stored = last;
         self.at.send_replace(last);
         for update in updates {
             // No subscriber is not an error: nobody is listening yet.
@@ -224,7 +255,10 @@ impl Runner {
     }
 }
 
-async fn load_checkpoint(log: &EventLog, name: &str) -> Result<Position, ProjectionError> {
+pub(crate) async fn load_checkpoint(
+    log: &EventLog,
+    name: &str,
+) -> Result<Position, ProjectionError> {
     let position: Option<i64> =
         sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
             .bind(name)
@@ -233,16 +267,41 @@ async fn load_checkpoint(log: &EventLog, name: &str) -> Result<Position, Project
     Ok(position.unwrap_or(0))
 }
 
-async fn save_checkpoint(
+/// Move the checkpoint of `name` from `from` to `to`, unless someone else
+/// moved it first: false then, and nothing written.
+pub(crate) async fn save_checkpoint(
     conn: &mut AnyConnection,
+    name: &str,
+    from: Position,
+    to: Position,
+) -> Result<bool, ProjectionError> {
+    let done = sqlx::query(
+        "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+         updated_at = excluded.updated_at WHERE projection_checkpoints.position = $4",
+    )
+    .bind(name)
+    .bind(to)
+    .bind(store::event::format_time(chrono::Utc::now()))
+    .bind(from)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+/// Set the checkpoint of `name`, whatever it was.
+pub(crate) async fn put_checkpoint(
+    conn: &mut AnyConnection,
+    prefix: &str,
     name: &str,
     position: Position,
 ) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-         updated_at = excluded.updated_at",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {prefix}projection_checkpoints (name, position, updated_at) \
+         VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+         updated_at = excluded.updated_at"
+    )))
     .bind(name)
     .bind(position)
     .bind(store::event::format_time(chrono::Utc::now()))

@@ -158,6 +158,10 @@ impl Projection for SupportConversations {
         NAME
     }
 
+    fn tables(&self, _backend: store::Backend) -> &'static [&'static str] {
+        &["support_conversations"]
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(Kind::Conversation.stream_prefix())
     }

@@ -37,6 +37,10 @@ impl Projection for SwarmSteps {
         NAME
     }
 
+    fn tables(&self, _backend: Backend) -> &'static [&'static str] {
+        &["swarm_steps"]
+    }
+
     fn stream_prefix(&self) -> Option<&'static str> {
         Some(domain::swarm::STREAM_PREFIX)
     }

@@ -10,6 +10,7 @@ use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use projections::conversation_list::{self, ListQuery};
 use projections::conversation_messages::{self, Cursor, Visibility};
+use projections::rebuild::{Rebuild, snapshot};
 use projections::update::Change;
 use projections::{ProjectionError, Projector, Room};
 use std::collections::HashMap;
@@ -141,6 +142,10 @@ both_backends!(
     channels_are_listed_apart_from_conversations_with_their_settings,
     a_rebuild_from_position_zero_gives_the_same_views,
     a_messages_number_counts_only_its_conversations_messages_up_to_it,
+    every_read_model_table_belongs_to_exactly_one_projection,
+    a_rebuild_swaps_fresh_read_models_in_under_a_running_projector_that_follows_them,
+    an_interrupted_rebuild_leaves_the_live_read_models_alone_and_resumes,
+    two_projectors_on_one_database_never_apply_an_event_twice,
 );
 
 async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) {
@@ -880,4 +885,139 @@ async fn a_messages_number_counts_only_its_conversations_messages_up_to_it(backe
         .unwrap();
     assert_eq!(all, 3);
     projector.stop().await;
+}
+
+async fn every_read_model_table_belongs_to_exactly_one_projection(backend: Backend) {
+    let world = World::new(backend).await;
+    let mut owned: Vec<&str> = projections::all()
+        .iter()
+        .flat_map(|p| p.tables(backend).iter().copied())
+        .collect();
+    owned.sort();
+    let claimed = owned.len();
+    owned.dedup();
+    assert_eq!(owned.len(), claimed, "a table claimed twice: {owned:?}");
+    let infrastructure = [
+        "events",
+        "snapshots",
+        "projection_checkpoints",
+        "_sqlx_migrations",
+        "sqlite_sequence",
+    ];
+    let tables = world.log.db().tables().await.unwrap();
+    let unclaimed: Vec<_> = tables
+        .iter()
+        .filter(|t| !infrastructure.contains(&t.as_str()) && !owned.contains(&t.as_str()))
+        // FTS5 keeps its index in tables named after the virtual table.
+        .filter(|t| !owned.iter().any(|o| t.starts_with(&format!("{o}_"))))
+        .collect();
+    assert!(
+        unclaimed.is_empty(),
+        "tables no projection claims (a rebuild would leave them stale): {unclaimed:?}"
+    );
+    for table in owned {
+        assert!(tables.iter().any(|t| t == table), "{table} is not a table");
+    }
+}
+
+/// Messages, a reaction and a read marker in two conversations.
+async fn some_history(world: &World, conversation: &str, messages: usize) {
+    let ana = person("acme", "ana", Role::Customer);
+    let bob = person("acme", "bob", Role::Agent);
+    world.run(&ana, conversation, Action::Join).await;
+    world.run(&bob, conversation, Action::Join).await;
+    for i in 0..messages {
+        let who = if i % 2 == 0 { &ana } else { &bob };
+        world.post(who, conversation, &format!("message {i}")).await;
+    }
+}
+
+async fn message_count(world: &World, conversation: &str) -> (u64, usize) {
+    let (_, room) = ids("acme", conversation);
+    let db = world.log.db();
+    let listed = conversation_list::get(db, &room)
+        .await
+        .unwrap()
+        .map_or(0, |s| s.message_count);
+    let stored = conversation_messages::page(db, &room, Visibility::Staff, &Cursor::Latest, 1000)
+        .await
+        .unwrap()
+        .messages
+        .len();
+    (listed, stored)
+}
+
+async fn a_rebuild_swaps_fresh_read_models_in_under_a_running_projector_that_follows_them(
+    backend: Backend,
+) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    some_history(&world, "c1", 6).await;
+    world.caught_up(&projector).await;
+    let all = projections::all();
+    let before = snapshot(world.log.db(), &all).await.unwrap();
+
+    let rebuild = Rebuild::open(world.log.clone(), projections::all(), true)
+        .await
+        .unwrap();
+    let swapped = rebuild.swap(&mut |_| {}).await.unwrap();
+    assert_eq!(swapped.position, world.log.stored_head().await.unwrap());
+    assert_eq!(snapshot(world.log.db(), &all).await.unwrap(), before);
+    assert!(
+        swapped
+            .tables
+            .iter()
+            .any(|(t, rows)| *t == "conversation_messages" && *rows == 6),
+        "{swapped:?}"
+    );
+
+    // The running projector follows the swapped checkpoint: later events
+    // are applied once, on top of the fresh tables.
+    some_history(&world, "c1", 4).await;
+    world.caught_up(&projector).await;
+    assert_eq!(message_count(&world, "c1").await, (10, 10));
+    projector.stop().await;
+}
+
+async fn an_interrupted_rebuild_leaves_the_live_read_models_alone_and_resumes(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    some_history(&world, "c1", 12).await;
+    world.caught_up(&projector).await;
+    let all = projections::all();
+    let live = snapshot(world.log.db(), &all).await.unwrap();
+
+    let head = world.log.stored_head().await.unwrap();
+    let mut rebuild = Rebuild::open(world.log.clone(), projections::all(), true)
+        .await
+        .unwrap();
+    rebuild.catch_up(head / 2, &mut |_| {}).await.unwrap();
+    let halfway = rebuild.position();
+    assert!(halfway >= head / 2 && halfway < head, "{halfway} of {head}");
+    rebuild.pause().await;
+    assert_eq!(snapshot(world.log.db(), &all).await.unwrap(), live);
+
+    let rebuild = Rebuild::open(world.log.clone(), projections::all(), false)
+        .await
+        .unwrap();
+    assert_eq!(rebuild.position(), halfway, "resumes where it stopped");
+    rebuild.swap(&mut |_| {}).await.unwrap();
+    assert_eq!(snapshot(world.log.db(), &all).await.unwrap(), live);
+    projector.stop().await;
+}
+
+async fn two_projectors_on_one_database_never_apply_an_event_twice(backend: Backend) {
+    let world = World::new(backend).await;
+    let first = world.projector().await;
+    let second = world.projector().await;
+    for round in 0..5 {
+        some_history(&world, &format!("c{round}"), 8).await;
+    }
+    world.caught_up(&first).await;
+    world.caught_up(&second).await;
+    for round in 0..5 {
+        assert_eq!(message_count(&world, &format!("c{round}")).await, (8, 8));
+    }
+    first.stop().await;
+    second.stop().await;
 }

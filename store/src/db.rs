@@ -1,8 +1,8 @@
 //! Connecting to SQLite or PostgreSQL and applying the embedded migrations.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
-use std::path::Path;
+use sqlx::{AnyPool, Connection, Executor};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,10 +42,19 @@ impl Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Where this database lives: the SQLite file, or the PostgreSQL URL and
+    /// schema. Siblings (see [`Db::sibling`]) are placed from it.
+    place: Place,
     /// SQLite has one write lock per file. Writers in this process queue
     /// here, in order, instead of colliding on the lock: SQLite's busy
     /// handler would make the losers sleep for milliseconds at a time.
     write_gate: Arc<Mutex<()>>,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    Sqlite(PathBuf),
+    Postgres { url: String, schema: String },
 }
 
 /// A write transaction; on SQLite it also holds the process's write turn.
@@ -90,46 +99,273 @@ impl Db {
     /// As [`Db::connect`], with at most `postgres_pool` connections to a
     /// PostgreSQL server (a SQLite pool is fixed: one writer at a time).
     pub async fn connect_with(url: &str, postgres_pool: u32) -> Result<Self, StoreError> {
+        Self::open(url, postgres_pool, None, true).await
+    }
+
+    /// `schema`: PostgreSQL only, the schema every connection works in
+    /// (created if missing). `durable`: false for scratch databases that can
+    /// be rebuilt (SQLite syncs at checkpoints only; a process crash still
+    /// loses nothing, a power cut may lose the last commits).
+    async fn open(
+        url: &str,
+        postgres_pool: u32,
+        schema: Option<String>,
+        durable: bool,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = normalize(url)?;
+        let (backend, url, path) = normalize(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = match backend {
+        let (pool, place) = match backend {
             Backend::Sqlite => {
-                AnyPoolOptions::new()
+                let pragmas = if durable {
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;"
+                } else {
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000;"
+                };
+                let pool = AnyPoolOptions::new()
                     .max_connections(8)
-                    .after_connect(|conn, _| {
+                    .after_connect(move |conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; FULL
                             // syncs every commit, so an ack survives power loss.
                             // Checkpoints run in the background (see
                             // `checkpoint`), not inside whichever commit
                             // happens to cross the threshold.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;",
-                            )
-                            .await?;
+                            conn.execute(pragmas).await?;
                             Ok(())
                         })
                     })
                     .connect_with(options)
-                    .await?
+                    .await?;
+                (pool, Place::Sqlite(path.unwrap_or_default()))
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                if let Some(schema) = &schema {
+                    let mut conn = sqlx::AnyConnection::connect_with(&options).await?;
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "CREATE SCHEMA IF NOT EXISTS {}",
+                        quote_ident(schema)
+                    )))
+                    .await?;
+                    conn.close().await?;
+                }
+                let search_path = schema
+                    .as_deref()
+                    .map(|s| format!("SET search_path TO {}", quote_ident(s)));
+                let pool = AnyPoolOptions::new()
                     .max_connections(postgres_pool.max(2))
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(move |conn, _| {
+                        let search_path = search_path.clone();
+                        Box::pin(async move {
+                            if let Some(sql) = search_path {
+                                conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
-                    .await?
+                    .await?;
+                let schema = match schema {
+                    Some(schema) => schema,
+                    None => {
+                        sqlx::query_scalar("SELECT current_schema()::text")
+                            .fetch_one(&pool)
+                            .await?
+                    }
+                };
+                (pool, Place::Postgres { url, schema })
             }
         };
         let db = Db {
             pool,
             backend,
+            place,
             write_gate: Arc::new(Mutex::new(())),
         };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// A second database beside this one, with the same migrations, named
+    /// `name`: the SQLite file `<file>.<name>`, or the PostgreSQL schema
+    /// `<schema>_<name>` in the same database, so that one transaction on
+    /// this database can read it (see [`Db::sibling_prefix`]). It outlives
+    /// the process: a rebuild resumes from it. Not durable against power
+    /// loss (it can always be rebuilt).
+    pub async fn sibling(&self, name: &str) -> Result<Db, StoreError> {
+        match &self.place {
+            Place::Sqlite(path) => {
+                let file = sibling_file(path, name);
+                Self::open(
+                    &format!("sqlite://{}", file.display()),
+                    DEFAULT_POSTGRES_POOL,
+                    None,
+                    false,
+                )
+                .await
+            }
+            Place::Postgres { url, schema } => {
+                Self::open(
+                    url,
+                    DEFAULT_POSTGRES_POOL,
+                    Some(format!("{schema}_{name}")),
+                    false,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Does the sibling `name` exist?
+    pub async fn has_sibling(&self, name: &str) -> Result<bool, StoreError> {
+        match &self.place {
+            Place::Sqlite(path) => Ok(sibling_file(path, name).exists()),
+            Place::Postgres { schema, .. } => {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT schema_name::text FROM information_schema.schemata \
+                     WHERE schema_name = $1",
+                )
+                .bind(format!("{schema}_{name}"))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+        }
+    }
+
+    /// Remove the sibling `name` and everything in it. Close its pool first.
+    pub async fn remove_sibling(&self, name: &str) -> Result<(), StoreError> {
+        match &self.place {
+            Place::Sqlite(path) => {
+                let file = sibling_file(path, name);
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut part = file.clone().into_os_string();
+                    part.push(suffix);
+                    match std::fs::remove_file(&part) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Place::Postgres { schema, .. } => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    quote_ident(&format!("{schema}_{name}"))
+                )))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Make the sibling `name` readable on `conn` (a connection of this
+    /// database, outside any transaction) and return the prefix that names
+    /// its tables there (`rebuild.` or `"public_rebuild".`). The prefix for
+    /// this database's own tables is [`Db::own_prefix`].
+    pub async fn attach_sibling(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        name: &str,
+    ) -> Result<String, StoreError> {
+        match &self.place {
+            Place::Sqlite(path) => {
+                let file = sibling_file(path, name);
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "ATTACH DATABASE {} AS {}",
+                    quote_literal(&file.display().to_string()),
+                    quote_ident(name)
+                )))
+                .execute(&mut *conn)
+                .await?;
+                Ok(format!("{}.", quote_ident(name)))
+            }
+            Place::Postgres { schema, .. } => {
+                Ok(format!("{}.", quote_ident(&format!("{schema}_{name}"))))
+            }
+        }
+    }
+
+    /// Undo [`Db::attach_sibling`] (outside any transaction).
+    pub async fn detach_sibling(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DETACH DATABASE {}",
+                quote_ident(name)
+            )))
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The prefix that names this database's own tables unambiguously on
+    /// one of its connections (`main.` or `"public".`).
+    pub fn own_prefix(&self) -> String {
+        match &self.place {
+            Place::Sqlite(_) => "main.".to_owned(),
+            Place::Postgres { schema, .. } => format!("{}.", quote_ident(schema)),
+        }
+    }
+
+    /// The columns of `table` that can be written (generated columns are
+    /// left out), in their defined order.
+    pub async fn writable_columns(&self, table: &str) -> Result<Vec<String>, StoreError> {
+        let columns: Vec<String> = match &self.place {
+            Place::Sqlite(_) => {
+                // table_info leaves out generated and hidden columns.
+                sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Place::Postgres { schema, .. } => {
+                sqlx::query_scalar(
+                    "SELECT column_name::text FROM information_schema.columns \
+                     WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' \
+                     ORDER BY ordinal_position",
+                )
+                .bind(schema)
+                .bind(table)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        if columns.is_empty() {
+            return Err(StoreError::Decode(format!("no table named {table:?}")));
+        }
+        Ok(columns)
+    }
+
+    /// The tables of this database (virtual tables' internal ones included).
+    pub async fn tables(&self) -> Result<Vec<String>, StoreError> {
+        let tables = match &self.place {
+            Place::Sqlite(_) => {
+                sqlx::query_scalar(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Place::Postgres { schema, .. } => {
+                sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = $1 ORDER BY table_name",
+                )
+                .bind(schema)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(tables)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -194,9 +430,9 @@ impl Db {
 
 /// Tell the engine from the URL; give SQLite URLs `mode=rwc` (create the file
 /// if missing) unless the caller chose a mode, and create the file's folder.
-fn normalize(url: &str) -> Result<(Backend, String), StoreError> {
+fn normalize(url: &str) -> Result<(Backend, String, Option<PathBuf>), StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((Backend::Postgres, url.to_owned()));
+        return Ok((Backend::Postgres, url.to_owned(), None));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else {
         return Err(StoreError::UnsupportedUrl(redact(url)));
@@ -220,7 +456,7 @@ fn normalize(url: &str) -> Result<(Backend, String), StoreError> {
     } else {
         format!("{url}?mode=rwc")
     };
-    Ok((Backend::Sqlite, url))
+    Ok((Backend::Sqlite, url, Some(PathBuf::from(path))))
 }
 
 impl Backend {
@@ -248,6 +484,21 @@ impl Backend {
     }
 }
 
+fn sibling_file(path: &Path, name: &str) -> PathBuf {
+    let mut file = path.as_os_str().to_owned();
+    file.push(format!(".{name}"));
+    PathBuf::from(file)
+}
+
+/// `name` as an SQL identifier, quoted (the same rule on both engines).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// A URL fit for an error message or a log line: no password.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -270,11 +521,11 @@ mod tests {
     fn sqlite_urls_get_create_mode_and_postgres_urls_pass_through() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("nested/parley.db");
-        let (backend, url) = normalize(&format!("sqlite://{}", file.display())).unwrap();
+        let (backend, url, _) = normalize(&format!("sqlite://{}", file.display())).unwrap();
         assert_eq!(backend, Backend::Sqlite);
         assert!(url.ends_with("?mode=rwc"));
         assert!(file.parent().unwrap().is_dir());
-        let (backend, url) = normalize("postgres://u@h/db").unwrap();
+        let (backend, url, _) = normalize("postgres://u@h/db").unwrap();
         assert_eq!(
             (backend, url.as_str()),
             (Backend::Postgres, "postgres://u@h/db")

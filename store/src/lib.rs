@@ -30,5 +30,5 @@ pub use aggregate::AggregateStore;
 pub use db::{Backend, Db, WriteTx};
 pub use error::StoreError;
 pub use event::{AppendOutcome, ExpectedVersion, NewEvent, Position, RecordedEvent, Snapshot};
-pub use log::{Append, EventLog, PendingAppend};
+pub use log::{Append, EventFilter, EventLog, PendingAppend};
 pub use upcast::Upcaster;
