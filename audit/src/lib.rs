@@ -55,6 +55,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use keys::{generate_key_pair, parse_public_key, parse_signing_key};
 pub use manifest::{
     Filters, MANIFEST_VERSION, Manifest, Signature, SignatureStatus, TOOL, manifest_path_for,
