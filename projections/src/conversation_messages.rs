@@ -5,6 +5,8 @@
 //! into updates, so that everything a room hears comes from one projection,
 //! in log order.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
@@ -99,6 +101,10 @@ impl Projection for ConversationMessages {
         // New messages are inserted many rows per statement; anything that
         // changes a message first flushes them, so it finds its row.
         let mut posted: Vec<MessageView> = Vec::new();
+        // Read markers only move forward, so each reader's furthest one in
+        // the batch is written once, at the end: a read no longer forces
+        // the pending messages out one by one.
+        let mut reads = Reads::default();
         for recorded in events {
             let Some(event) = conversation_event(recorded) else {
                 continue;
@@ -206,8 +212,18 @@ impl Projection for ConversationMessages {
                     }
                 }
                 ConversationEvent::MessagesRead(e) => {
-                    flush(conn, backend, &mut posted).await?;
-                    mark_read(conn, &room, &e.user_id, &e.last_read, e.at).await?;
+                    let pending = posted
+                        .iter()
+                        .rev()
+                        .find(|m| m.room == room && m.message_id == e.last_read)
+                        .map(|m| m.position);
+                    let read = match pending {
+                        Some(position) => Some(position),
+                        None => position_in(conn, &room, &e.last_read).await?,
+                    };
+                    if let Some(position) = read {
+                        reads.mark(&room, &e.user_id, &e.last_read, position, e.at);
+                    }
                     Change::MessagesRead {
                         room,
                         user_id: e.user_id,
@@ -296,8 +312,82 @@ impl Projection for ConversationMessages {
             updates.push(Update::from_event(recorded, change));
         }
         flush(conn, backend, &mut posted).await?;
+        reads.flush(conn, backend).await?;
         Ok(updates)
     }
+}
+
+/// The furthest read marker per reader, by (room, reader).
+#[derive(Default)]
+struct Reads(HashMap<(Room, UserId), (MessageId, Position, DateTime<Utc>)>);
+
+impl Reads {
+    fn mark(
+        &mut self,
+        room: &Room,
+        user: &UserId,
+        message: &MessageId,
+        position: Position,
+        at: DateTime<Utc>,
+    ) {
+        let entry = self
+            .0
+            .entry((room.clone(), user.clone()))
+            .or_insert_with(|| (message.clone(), position, at));
+        // As the row's own rule: only a later message moves the marker.
+        if position > entry.1 {
+            *entry = (message.clone(), position, at);
+        }
+    }
+
+    async fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+    ) -> Result<(), ProjectionError> {
+        let marks: Vec<_> = self.0.drain().collect();
+        for chunk in marks.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO read_state (tenant, kind, conversation_id, user_id, \
+                 last_read_message_id, last_read_position, read_at) VALUES {} \
+                 ON CONFLICT (tenant, kind, conversation_id, user_id) DO UPDATE SET \
+                 last_read_message_id = excluded.last_read_message_id, \
+                 last_read_position = excluded.last_read_position, read_at = excluded.read_at \
+                 WHERE read_state.last_read_position < excluded.last_read_position",
+                backend.row_placeholders(chunk.len(), 7)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((room, user), (message, position, at)) in chunk {
+                query = query
+                    .bind(room.tenant.as_str())
+                    .bind(room.kind.as_str())
+                    .bind(room.id.as_str())
+                    .bind(user.as_str())
+                    .bind(message.as_str())
+                    .bind(*position)
+                    .bind(format_time(*at));
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The position of a stored message of `room`, if there is one.
+async fn position_in(
+    conn: &mut AnyConnection,
+    room: &Room,
+    message: &MessageId,
+) -> Result<Option<Position>, ProjectionError> {
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT position FROM conversation_messages WHERE {IN_ROOM} AND message_id = $4"
+    )))
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(message.as_str())
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Rows per INSERT: one statement per hundred messages, not one per message.
@@ -420,35 +510,6 @@ async fn react(
 }
 
 /// Move a reader's marker forward to `last_read` (never back).
-async fn mark_read(
-    conn: &mut AnyConnection,
-    room: &Room,
-    user: &UserId,
-    last_read: &MessageId,
-    at: DateTime<Utc>,
-) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO read_state (tenant, kind, conversation_id, user_id, last_read_message_id, \
-         last_read_position, read_at) \
-         SELECT tenant, kind, conversation_id, $1, message_id, position, $2 \
-         FROM conversation_messages \
-         WHERE tenant = $3 AND kind = $4 AND conversation_id = $5 AND message_id = $6 \
-         ON CONFLICT (tenant, kind, conversation_id, user_id) DO UPDATE SET \
-         last_read_message_id = excluded.last_read_message_id, \
-         last_read_position = excluded.last_read_position, read_at = excluded.read_at \
-         WHERE read_state.last_read_position < excluded.last_read_position",
-    )
-    .bind(user.as_str())
-    .bind(format_time(at))
-    .bind(room.tenant.as_str())
-    .bind(room.kind.as_str())
-    .bind(room.id.as_str())
-    .bind(last_read.as_str())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
      reactions, created_at, updated_at, hidden, provenance, metadata";

@@ -56,6 +56,8 @@ pub struct TableComparison {
 
 /// A rebuild in progress.
 pub struct Rebuild {
+    /// One rebuild at a time per database.
+    _lock: store::db::SiblingLock,
     log: EventLog,
     shadow: Db,
     projections: Vec<Arc<dyn Projection>>,
@@ -72,6 +74,7 @@ impl Rebuild {
         projections: Vec<Arc<dyn Projection>>,
         fresh: bool,
     ) -> Result<Self, ProjectionError> {
+        let lock = log.db().lock_sibling(SIBLING).await?;
         if fresh {
             log.db().remove_sibling(SIBLING).await?;
         }
@@ -86,6 +89,7 @@ impl Rebuild {
             checkpoints.push(at.unwrap_or(0));
         }
         Ok(Self {
+            _lock: lock,
             log,
             shadow,
             projections,
@@ -114,16 +118,33 @@ impl Rebuild {
         up_to: Position,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), ProjectionError> {
+        // The next batch is read while this one is applied: reading and
+        // decoding take as long as applying, and they use other connections.
+        let mut next: Option<
+            tokio::task::JoinHandle<Result<Vec<RecordedEvent>, store::StoreError>>,
+        > = None;
         loop {
             let from = self.position();
             if from >= up_to {
+                if let Some(next) = next {
+                    next.abort();
+                }
                 return Ok(());
             }
-            let mut events = self.log.read_all(from, BATCH).await?;
-            events.retain(|e| e.position <= up_to);
+            let mut events = match next.take() {
+                Some(next) => next
+                    .await
+                    .map_err(|e| ProjectionError::Decode(format!("reading the log: {e}")))??,
+                None => self.log.read_all(from, BATCH).await?,
+            };
+            events.retain(|e| e.position > from && e.position <= up_to);
             let Some(last) = events.last().map(|e| e.position) else {
                 return Ok(());
             };
+            if last < up_to {
+                let log = self.log.clone();
+                next = Some(tokio::spawn(async move { log.read_all(last, BATCH).await }));
+            }
             self.events += events.len() as u64;
             apply_batch(
                 &self.shadow,

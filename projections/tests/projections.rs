@@ -146,6 +146,7 @@ both_backends!(
     a_rebuild_swaps_fresh_read_models_in_under_a_running_projector_that_follows_them,
     an_interrupted_rebuild_leaves_the_live_read_models_alone_and_resumes,
     two_projectors_on_one_database_never_apply_an_event_twice,
+    a_second_rebuild_while_one_runs_is_refused,
 );
 
 async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) {
@@ -1020,4 +1021,23 @@ async fn two_projectors_on_one_database_never_apply_an_event_twice(backend: Back
     }
     first.stop().await;
     second.stop().await;
+}
+
+async fn a_second_rebuild_while_one_runs_is_refused(backend: Backend) {
+    let world = World::new(backend).await;
+    some_history(&world, "c1", 2).await;
+    let first = Rebuild::open(world.log.clone(), projections::all(), true)
+        .await
+        .unwrap();
+    let second = Rebuild::open(world.log.clone(), projections::all(), false).await;
+    assert!(
+        matches!(
+            second,
+            Err(ProjectionError::Store(store::StoreError::Busy(_)))
+        ),
+        "a second rebuild must wait its turn"
+    );
+    first.pause().await;
+    let third = Rebuild::open(world.log.clone(), projections::all(), false).await;
+    assert!(third.is_ok(), "free again once the first stopped");
 }

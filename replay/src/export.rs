@@ -72,7 +72,8 @@ pub async fn export(
     });
     let summary = match &request.file {
         Some(path) => {
-            let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
+            let file =
+                BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| at(path, e))?);
             write_chain(log, &filter, file, request.format, bar.as_ref()).await?
         }
         None => write_chain(log, &filter, &mut *out, request.format, None).await?,
@@ -119,14 +120,28 @@ async fn write_chain<W: Write>(
     bar: Option<&ProgressBar>,
 ) -> Result<audit::ChainSummary, ReplayError> {
     let mut chain = ChainWriter::new(out, format)?;
-    let mut after = 0;
+    // Pages are read (and decoded) by a task of their own while this one
+    // hashes and writes: the two take about as long as each other.
+    let (pages, mut incoming) = tokio::sync::mpsc::channel(2);
+    let reader = {
+        let log = log.clone();
+        let filter = filter.clone();
+        tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let events = log.read_stored(&filter, after, PAGE).await?;
+                let Some(last) = events.last() else {
+                    return Ok::<_, store::StoreError>(());
+                };
+                after = last.position;
+                if pages.send(events).await.is_err() {
+                    return Ok(());
+                }
+            }
+        })
+    };
     let mut count = 0u64;
-    loop {
-        let events = log.read_stored(filter, after, PAGE).await?;
-        let Some(last) = events.last() else {
-            break;
-        };
-        after = last.position;
+    while let Some(events) = incoming.recv().await {
         count += events.len() as u64;
         for event in events {
             chain.write(&export_event(event))?;
@@ -135,6 +150,9 @@ async fn write_chain<W: Write>(
             bar.set_message(format!("{count} events"));
         }
     }
+    reader
+        .await
+        .map_err(|e| ReplayError::Usage(format!("reading the log failed: {e}")))??;
     Ok(chain.finish()?)
 }
 
@@ -184,6 +202,7 @@ pub fn verify(
         None => Some(audit::manifest_path_for(file)).filter(|p| p.exists()),
     };
     let manifest = manifest_path.as_deref().map(Manifest::load).transpose()?;
+    std::fs::metadata(file).map_err(|e| at(file, e))?;
     let started = Instant::now();
     let report = audit::verify(file, manifest.as_ref(), trusted.as_ref())?;
     let elapsed = started.elapsed().as_secs_f64().max(1e-3);
@@ -223,6 +242,11 @@ pub fn verify(
 /// A public key given inline, or the file that holds it.
 fn read_public_key(given: &str) -> Result<audit::VerifyingKey, ReplayError> {
     Ok(audit::parse_public_key(&inline_or_file(given)?)?)
+}
+
+/// An IO error that names its file.
+fn at(path: &Path, error: std::io::Error) -> ReplayError {
+    ReplayError::Usage(format!("{}: {error}", path.display()))
 }
 
 /// A key given inline, or read from the file it names.

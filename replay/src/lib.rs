@@ -52,7 +52,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum StoreCommand {
     /// Rebuild read models from position 0 into fresh tables and swap them
     /// in atomically; resumes an interrupted rebuild.
     Rebuild {
@@ -115,6 +115,21 @@ pub enum Command {
         #[arg(long, env = "PARLEY_EXPORT_SIGNING_KEY", hide_env_values = true)]
         signing_key: Option<String>,
     },
+    /// Events by type and by day, streams, sizes.
+    Stats {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Commands that read the store.
+    #[command(flatten)]
+    Store(StoreCommand),
     /// Check an export: the hash chain, the manifest and its signature.
     /// Exit 0 when all hold, 1 otherwise.
     Verify {
@@ -126,14 +141,6 @@ pub enum Command {
         /// or hex), or a file holding it.
         #[arg(long)]
         public_key: Option<String>,
-    },
-    /// Events by type and by day, streams, sizes.
-    Stats {
-        #[arg(long)]
-        tenant: Option<String>,
-        /// JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Make an Ed25519 key pair for signing exports (PEM, private first).
     Keygen,
@@ -166,7 +173,7 @@ pub async fn run(
             write!(out, "{private}{public}")?;
             Ok(true)
         }
-        command => {
+        Command::Store(command) => {
             let log = EventLog::connect(&cli.database_url).await?;
             let result = run_on(&log, command, out, feedback).await;
             log.close().await;
@@ -178,12 +185,12 @@ pub async fn run(
 
 async fn run_on(
     log: &EventLog,
-    command: Command,
+    command: StoreCommand,
     out: &mut (dyn Write + Send),
     feedback: Feedback,
 ) -> Result<bool, ReplayError> {
     match command {
-        Command::Rebuild {
+        StoreCommand::Rebuild {
             projections,
             fresh,
             list,
@@ -194,7 +201,7 @@ async fn run_on(
             }
             rebuild::run(log, &projections, fresh, out, feedback).await
         }
-        Command::AsOf {
+        StoreCommand::AsOf {
             conversation,
             tenant,
             at,
@@ -225,7 +232,7 @@ async fn run_on(
             writeln!(out)?;
             Ok(true)
         }
-        Command::Export {
+        StoreCommand::Export {
             tenant,
             from,
             to,
@@ -247,10 +254,9 @@ async fn run_on(
             };
             export::export(log, request, out, feedback).await
         }
-        Command::Stats { tenant, json } => {
+        StoreCommand::Stats { tenant, json } => {
             stats::run(log, tenant.as_deref(), json, out).await?;
             Ok(true)
         }
-        Command::Verify { .. } | Command::Keygen => unreachable!("handled without a database"),
     }
 }

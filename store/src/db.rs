@@ -219,6 +219,44 @@ impl Db {
         }
     }
 
+    /// Hold the sibling `name` for this process alone until the guard is
+    /// dropped: [`StoreError::Busy`] when another holds it (a second
+    /// rebuild while one runs). A lock file beside the SQLite database, or
+    /// a PostgreSQL advisory lock on a connection of its own.
+    pub async fn lock_sibling(&self, name: &str) -> Result<SiblingLock, StoreError> {
+        let busy = || StoreError::Busy(format!("another process is working in {name:?}"));
+        match &self.place {
+            Place::Sqlite(path) => {
+                let mut file = sibling_file(path, name).into_os_string();
+                file.push(".lock");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(file)?;
+                match file.try_lock() {
+                    Ok(()) => Ok(SiblingLock::File(file)),
+                    Err(std::fs::TryLockError::WouldBlock) => Err(busy()),
+                    Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+                }
+            }
+            Place::Postgres { schema, .. } => {
+                let mut conn = self.pool.acquire().await?.detach();
+                let key = lock_key(&format!("parley-sibling:{schema}:{name}"));
+                let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if held {
+                    Ok(SiblingLock::Session(Box::new(conn)))
+                } else {
+                    let _ = conn.close().await;
+                    Err(busy())
+                }
+            }
+        }
+    }
+
     /// Does the sibling `name` exist?
     pub async fn has_sibling(&self, name: &str) -> Result<bool, StoreError> {
         match &self.place {
@@ -482,6 +520,23 @@ impl Backend {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// See [`Db::lock_sibling`]; released when dropped (the file lock with
+/// the file, the advisory lock with its session).
+pub enum SiblingLock {
+    File(std::fs::File),
+    Session(Box<sqlx::AnyConnection>),
+}
+
+/// A stable advisory-lock key for `name` (FNV-1a).
+pub fn lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
 }
 
 fn sibling_file(path: &Path, name: &str) -> PathBuf {

@@ -22,6 +22,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data does not decode: {0}")]
     Decode(String),
+    /// Another process holds what this one needs (a rebuild in progress).
+    #[error("busy: {0}")]
+    Busy(String),
     /// The writer has shut down; nothing more can be appended.
     #[error("the event log is closed")]
     Closed,

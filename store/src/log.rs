@@ -426,16 +426,11 @@ fn decode_event(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
-/// The advisory-lock key of one log: stable across processes and releases
-/// (FNV-1a of "database.schema"), different for each schema, so that test
-/// schemas in one database do not serialize each other.
+/// The advisory-lock key of one log: stable across processes and releases,
+/// different for each schema, so that test schemas in one database do not
+/// serialize each other.
 fn writer_lock_key(name: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("parley-event-log:{name}").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash as i64
+    crate::db::lock_key(&format!("parley-event-log:{name}"))
 }
 
 #[cfg(test)]
