@@ -91,7 +91,7 @@ fn conversation_events(c: u64, wanted: u64) -> anyhow::Result<Vec<ConversationEv
     let mut n = 0u64;
     let mut last: Option<MessageId> = None;
     while (events.len() as u64) < wanted {
-        let (author, reader) = if n % 2 == 0 {
+        let (author, reader) = if n.is_multiple_of(2) {
             (&customer, &agent)
         } else {
             (&agent, &customer)
