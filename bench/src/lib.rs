@@ -8,6 +8,7 @@
 //! - [`token`]: an HS256 token for the gateway's secret.
 //! - `bin/load.rs`: message-path throughput and latency.
 //! - `bin/rejoin.rs`: `conversation:rejoin` latency on a large store.
+//! - `bin/replay_bench.rs`: rebuild, export and verify on a large log.
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;

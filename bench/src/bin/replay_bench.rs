@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo build --release -p bench
-//! target/release/replay --store sqlite --events 1000000
+//! target/release/replay_bench --store sqlite --events 1000000
 //! ```
 
 use std::collections::HashMap;
