@@ -41,8 +41,10 @@
 //! - [`keys`]: parsing and generating Ed25519 keys (PEM, base64, hex).
 //! - [`verify`](mod@verify): [`verify()`], [`verify_reader`] and their [`Report`].
 //! - `io`: readers and writers that hash the bytes going through them.
+//! - `jcs`: the RFC 8785 canonical JSON that record hashes cover.
 
 mod io;
+mod jcs;
 pub mod keys;
 pub mod manifest;
 pub mod record;

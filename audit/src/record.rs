@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::AuditError;
+use crate::jcs::Canonical;
 
 /// The `prev_hash` of the first record: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -45,8 +46,11 @@ pub struct ExportEvent {
 
 /// A borrowed view of one record. Writing and verifying both hash through
 /// this one struct, so the two cannot drift apart on what is covered.
+///
+/// The payload is a [`Value`] when writing; the verifier hashes a borrowed
+/// [`Json`](crate::jcs::Json) instead, which canonicalizes to the same bytes.
 #[derive(Serialize)]
-pub(crate) struct RecordView<'a> {
+pub(crate) struct RecordView<'a, P = Value> {
     pub position: i64,
     pub event_id: &'a str,
     #[serde(rename = "type")]
@@ -56,7 +60,7 @@ pub(crate) struct RecordView<'a> {
     pub tenant: &'a str,
     pub time: &'a str,
     pub actor: Option<&'a str>,
-    pub payload: &'a Value,
+    pub payload: &'a P,
     pub prev_hash: &'a str,
     /// `None` while hashing: the hash covers everything but itself.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,7 +87,10 @@ pub(crate) struct RecordHasher {
 
 impl RecordHasher {
     /// The hash of `record`, which must have `hash: None`.
-    pub(crate) fn hash(&mut self, record: &RecordView<'_>) -> Result<HexHash, AuditError> {
+    pub(crate) fn hash<P: Canonical>(
+        &mut self,
+        record: &RecordView<'_, P>,
+    ) -> Result<HexHash, AuditError> {
         debug_assert!(record.hash.is_none());
         canonical_record(record, &mut self.canonical)?;
         let mut hex = [0u8; 64];
@@ -95,29 +102,35 @@ impl RecordHasher {
 
 /// Writes the RFC 8785 form of `record` (without `hash`) into `out`.
 ///
-/// The JCS crate canonicalizes each value, but the record's own object is
-/// laid out here: its keys are fixed ASCII names, so their sorted order is
-/// known, and the crate's generic object sorting (several allocations per
-/// key) would otherwise cost more than everything else per record.
-/// `canonical_record_matches_the_jcs_crate` checks both give the same bytes.
-fn canonical_record(record: &RecordView<'_>, out: &mut Vec<u8>) -> Result<(), AuditError> {
-    fn value<T: Serialize>(out: &mut Vec<u8>, key: &[u8], value: &T) -> Result<(), AuditError> {
-        out.extend_from_slice(key);
-        serde_json_canonicalizer::to_writer(value, out)?;
-        Ok(())
-    }
+/// The record's own object is laid out here: its keys are fixed ASCII
+/// names, so their sorted order is known. [`crate::jcs`] writes the values.
+/// `canonical_record_matches_the_jcs_crate` checks this gives the crate's bytes.
+fn canonical_record<P: Canonical>(
+    record: &RecordView<'_, P>,
+    out: &mut Vec<u8>,
+) -> Result<(), AuditError> {
     out.clear();
     // Sorted by UTF-16 code units, as RFC 8785 section 3.2.3 requires.
-    value(out, b"{\"actor\":", &record.actor)?;
-    value(out, b",\"event_id\":", &record.event_id)?;
-    value(out, b",\"payload\":", &record.payload)?;
-    value(out, b",\"position\":", &record.position)?;
-    value(out, b",\"prev_hash\":", &record.prev_hash)?;
-    value(out, b",\"schema_version\":", &record.schema_version)?;
-    value(out, b",\"stream\":", &record.stream)?;
-    value(out, b",\"tenant\":", &record.tenant)?;
-    value(out, b",\"time\":", &record.time)?;
-    value(out, b",\"type\":", &record.event_type)?;
+    out.extend_from_slice(b"{\"actor\":");
+    record.actor.write_canonical(out)?;
+    out.extend_from_slice(b",\"event_id\":");
+    record.event_id.write_canonical(out)?;
+    out.extend_from_slice(b",\"payload\":");
+    record.payload.write_canonical(out)?;
+    out.extend_from_slice(b",\"position\":");
+    record.position.write_canonical(out)?;
+    out.extend_from_slice(b",\"prev_hash\":");
+    record.prev_hash.write_canonical(out)?;
+    out.extend_from_slice(b",\"schema_version\":");
+    record.schema_version.write_canonical(out)?;
+    out.extend_from_slice(b",\"stream\":");
+    record.stream.write_canonical(out)?;
+    out.extend_from_slice(b",\"tenant\":");
+    record.tenant.write_canonical(out)?;
+    out.extend_from_slice(b",\"time\":");
+    record.time.write_canonical(out)?;
+    out.extend_from_slice(b",\"type\":");
+    record.event_type.write_canonical(out)?;
     out.push(b'}');
     Ok(())
 }
