@@ -111,6 +111,15 @@ async fn workload(app: &TestApp, tenant: &str) -> String {
     conversation
 }
 
+/// One string field of every object in a JSON array.
+fn field<'v>(list: &'v Value, name: &str) -> Vec<&'v str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|item| item[name].as_str().unwrap_or_default())
+        .collect()
+}
+
 async fn connect(app: &TestApp) -> Db {
     Db::connect(app.db.url()).await.unwrap()
 }
@@ -256,31 +265,16 @@ async fn as_of_shows_a_conversation_between_its_messages_and_a_tenants_metrics_a
         .await;
         assert!(ok, "{output}");
         let view: Value = serde_json::from_str(&output).unwrap();
-        let contents: Vec<_> = view["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap())
-            .collect();
+        let contents = field(&view["messages"], "content");
         assert_eq!(contents, ["first"], "{when:?}: {view}");
-        let participants: Vec<_> = view["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["userId"].as_str().unwrap())
-            .collect();
+        let participants = field(&view["participants"], "userId");
         assert_eq!(participants, ["ana"], "{view}");
         assert_eq!(view["tenant"], "acme");
     }
     let now = chrono::Utc::now().to_rfc3339();
     let (_, output) = replay(&app, &["as-of", "--conversation", "conv-9", "--at", &now]).await;
     let view: Value = serde_json::from_str(&output).unwrap();
-    let contents: Vec<_> = view["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = field(&view["messages"], "content");
     assert_eq!(contents, ["first", "second"], "{view}");
 
     // The visitor's conversation: queued now, first in line.
@@ -351,12 +345,7 @@ async fn as_of_shows_a_conversation_between_its_messages_and_a_tenants_metrics_a
     )
     .await;
     let view: Value = serde_json::from_str(&output).unwrap();
-    let contents: Vec<_> = view["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let contents = field(&view["messages"], "content");
     assert_eq!(contents, ["globex only"], "{view}");
     db.close().await;
     app.stop().await;

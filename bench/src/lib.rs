@@ -198,3 +198,42 @@ pub fn machine() -> String {
         .unwrap_or_default();
     format!("{cpus} CPUs ({model}), {memory}")
 }
+
+/// Seeding appends, a few in flight at a time (more would only hold
+/// memory: the log writer commits them in groups anyway).
+#[derive(Default)]
+pub struct Seeder {
+    pending: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<store::AppendOutcome, store::StoreError>>,
+    >,
+}
+
+impl Seeder {
+    /// Queue the creation of `stream` with `events`.
+    pub async fn append(
+        &mut self,
+        log: &store::EventLog,
+        stream: String,
+        events: Vec<store::NewEvent>,
+    ) -> anyhow::Result<()> {
+        let log = log.clone();
+        self.pending.push_back(tokio::spawn(async move {
+            log.append(&stream, store::ExpectedVersion::NoStream, events)
+                .await
+        }));
+        if self.pending.len() >= 8
+            && let Some(oldest) = self.pending.pop_front()
+        {
+            oldest.await??;
+        }
+        Ok(())
+    }
+
+    /// Wait for every queued append.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        for append in self.pending {
+            append.await??;
+        }
+        Ok(())
+    }
+}

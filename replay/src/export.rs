@@ -18,15 +18,31 @@ use crate::{Feedback, ReplayError};
 const PAGE: u32 = 10_000;
 
 /// What to export, and where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Request {
+    #[arg(long)]
     pub tenant: String,
+    /// Recorded at or after this time (RFC 3339).
+    #[arg(long)]
     pub from: Option<DateTime<Utc>>,
+    /// Recorded before this time (RFC 3339).
+    #[arg(long)]
     pub to: Option<DateTime<Utc>>,
+    /// Only this conversation's (or channel's) events.
+    #[arg(long)]
     pub conversation: Option<String>,
+    /// Only these event types (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
     pub types: Vec<String>,
+    #[arg(long, default_value = "jsonl")]
     pub format: Format,
+    /// The file to write; standard output when left out (the manifest
+    /// then goes to standard error).
+    #[arg(long = "out")]
     pub file: Option<PathBuf>,
+    /// Ed25519 key that signs the manifest: PKCS#8 PEM, or the 32-byte
+    /// seed in base64 or hex, or a file holding one.
+    #[arg(long, env = "PARLEY_EXPORT_SIGNING_KEY", hide_env_values = true)]
     pub signing_key: Option<String>,
 }
 

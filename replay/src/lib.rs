@@ -18,7 +18,7 @@
 
 mod as_of;
 mod error;
-mod export;
+pub mod export;
 mod rebuild;
 mod stats;
 
@@ -89,32 +89,7 @@ pub enum StoreCommand {
         metrics: bool,
     },
     /// One tenant's events, hash-chained, with a manifest beside them.
-    Export {
-        #[arg(long)]
-        tenant: String,
-        /// Recorded at or after this time (RFC 3339).
-        #[arg(long)]
-        from: Option<DateTime<Utc>>,
-        /// Recorded before this time (RFC 3339).
-        #[arg(long)]
-        to: Option<DateTime<Utc>>,
-        /// Only this conversation's (or channel's) events.
-        #[arg(long)]
-        conversation: Option<String>,
-        /// Only these event types (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',')]
-        types: Vec<String>,
-        #[arg(long, default_value = "jsonl")]
-        format: audit::Format,
-        /// The file to write; standard output when left out (the manifest
-        /// then goes to standard error).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Ed25519 key that signs the manifest: PKCS#8 PEM, or the 32-byte
-        /// seed in base64 or hex.
-        #[arg(long, env = "PARLEY_EXPORT_SIGNING_KEY", hide_env_values = true)]
-        signing_key: Option<String>,
-    },
+    Export(export::Request),
     /// Events by type and by day, streams, sizes.
     Stats {
         #[arg(long)]
@@ -232,28 +207,7 @@ async fn run_on(
             writeln!(out)?;
             Ok(true)
         }
-        StoreCommand::Export {
-            tenant,
-            from,
-            to,
-            conversation,
-            types,
-            format,
-            out: file,
-            signing_key,
-        } => {
-            let request = export::Request {
-                tenant,
-                from,
-                to,
-                conversation,
-                types,
-                format,
-                file,
-                signing_key,
-            };
-            export::export(log, request, out, feedback).await
-        }
+        StoreCommand::Export(request) => export::export(log, request, out, feedback).await,
         StoreCommand::Stats { tenant, json } => {
             stats::run(log, tenant.as_deref(), json, out).await?;
             Ok(true)

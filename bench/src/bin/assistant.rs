@@ -21,9 +21,9 @@ use projections::Projector;
 use projections::knowledge::{self, KnowledgeQuery};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use store::EventLog;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
 use store::testing::TestDatabase;
-use store::{EventLog, ExpectedVersion};
 use tokio::sync::mpsc;
 
 #[derive(Parser, Debug)]
@@ -93,7 +93,7 @@ async fn seed(log: &EventLog, articles: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let tenant = TenantId::parse(TENANT)?;
     let mut rng = Lcg(7);
-    let mut pending = Vec::new();
+    let mut seeder = bench::Seeder::default();
     for n in 0..articles {
         let topic = TOPICS[n as usize % TOPICS.len()];
         let body: Vec<String> = (0..8).map(|_| rng.sentence(topic)).collect();
@@ -116,18 +116,9 @@ async fn seed(log: &EventLog, articles: u64) -> anyhow::Result<()> {
         ]);
         let encoded = store::aggregate::encode::<Article>(&[event], &metadata)?;
         let stream = Article::stream_id(&tenant, &id);
-        let log = log.clone();
-        pending.push(tokio::spawn(async move {
-            log.append(&stream, ExpectedVersion::NoStream, encoded)
-                .await
-        }));
-        if pending.len() >= 8 {
-            pending.remove(0).await??;
-        }
+        seeder.append(log, stream, encoded).await?;
     }
-    for append in pending {
-        append.await??;
-    }
+    seeder.finish().await?;
     println!(
         "seeded {articles} articles in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::EventLog;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
 use store::testing::TestDatabase;
-use store::{EventLog, ExpectedVersion};
 use tokio::sync::mpsc;
 
 #[derive(Parser, Debug)]
@@ -117,7 +117,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
 
 async fn seed(log: &EventLog, conversations: u64, messages: u64) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut pending = Vec::new();
+    let mut seeder = bench::Seeder::default();
     for c in 0..conversations {
         let events = conversation_events(c, messages);
         let metadata = HashMap::from([
@@ -131,19 +131,9 @@ async fn seed(log: &EventLog, conversations: u64, messages: u64) -> anyhow::Resu
             &TenantId::parse(TENANT).unwrap(),
             &ConversationId::parse(format!("conv-{c}")).unwrap(),
         );
-        let log = log.clone();
-        pending.push(tokio::spawn(async move {
-            log.append(&stream, ExpectedVersion::NoStream, encoded)
-                .await
-        }));
-        // Keep a few appends in flight, no more (memory).
-        if pending.len() >= 8 {
-            pending.remove(0).await??;
-        }
+        seeder.append(log, stream, encoded).await?;
     }
-    for append in pending {
-        append.await??;
-    }
+    seeder.finish().await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "seeded {} events in {seconds:.1} s ({:.0} events/s through the log writer)",

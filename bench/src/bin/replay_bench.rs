@@ -21,9 +21,9 @@ use domain::conversation::{
 };
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::{Emoji, MessageBody};
+use store::EventLog;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
 use store::testing::TestDatabase;
-use store::{EventLog, ExpectedVersion};
 
 // Exports and rebuilds allocate per event; glibc's allocator spent a
 // quarter of the time there.
@@ -158,7 +158,7 @@ fn conversation_events(c: u64, wanted: u64) -> anyhow::Result<Vec<ConversationEv
 
 async fn seed(log: &EventLog, events: u64, per_conversation: u64) -> anyhow::Result<u64> {
     let started = Instant::now();
-    let mut pending = Vec::new();
+    let mut seeder = bench::Seeder::default();
     let mut c = 0;
     while log.head() < events as i64 {
         let batch = conversation_events(c, per_conversation)?;
@@ -173,19 +173,10 @@ async fn seed(log: &EventLog, events: u64, per_conversation: u64) -> anyhow::Res
             &TenantId::parse(TENANT)?,
             &ConversationId::parse(format!("conv-{c}"))?,
         );
-        let log = log.clone();
-        pending.push(tokio::spawn(async move {
-            log.append(&stream, ExpectedVersion::NoStream, encoded)
-                .await
-        }));
-        if pending.len() >= 8 {
-            pending.remove(0).await??;
-        }
+        seeder.append(log, stream, encoded).await?;
         c += 1;
     }
-    for append in pending {
-        append.await??;
-    }
+    seeder.finish().await?;
     let seconds = started.elapsed().as_secs_f64();
     let head = log.head();
     println!(
@@ -193,6 +184,31 @@ async fn seed(log: &EventLog, events: u64, per_conversation: u64) -> anyhow::Res
         head as f64 / seconds
     );
     Ok(head as u64)
+}
+
+/// Page through the log with `page` (from a position); how many events.
+async fn read_everything<F, Fut>(page: F) -> anyhow::Result<u64>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<store::RecordedEvent>, store::StoreError>>,
+{
+    let (mut after, mut read) = (0, 0u64);
+    loop {
+        let events = page(after).await?;
+        let Some(last) = events.last() else {
+            return Ok(read);
+        };
+        after = last.position;
+        read += events.len() as u64;
+    }
+}
+
+fn report(what: &str, events: u64, started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{what}: {events} events in {seconds:.2} s = {:.0} events/s",
+        events as f64 / seconds
+    );
 }
 
 /// Run a replay command in this process; its output.
@@ -254,31 +270,11 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         let started = Instant::now();
-        let (mut after, mut read) = (0, 0u64);
-        loop {
-            let page = log.read_stored(&filter, after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.position;
-            read += page.len() as u64;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "read the tenant's events alone: {read} in {seconds:.2} s = {:.0} events/s",
-            read as f64 / seconds
-        );
+        let read = read_everything(|after| log.read_stored(&filter, after, 10_000)).await?;
+        report("read the tenant's events alone", read, started);
         let started = Instant::now();
-        let (mut after, mut read) = (0, 0u64);
-        loop {
-            let page = log.read_all(after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.position;
-            read += page.len() as u64;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "read the whole log alone: {read} in {seconds:.2} s = {:.0} events/s",
-            read as f64 / seconds
-        );
+        let read = read_everything(|after| log.read_all(after, 10_000)).await?;
+        report("read the whole log alone", read, started);
         let page = log.read_stored(&filter, 0, 100_000).await?;
         let started = Instant::now();
         let mut chain = audit::ChainWriter::new(std::io::sink(), audit::Format::Jsonl)?;
