@@ -24,6 +24,8 @@ pub const SIBLING: &str = "rebuild";
 /// Events per transaction while rebuilding: large, since nobody waits on
 /// the sibling's write lock.
 const BATCH: u32 = 5_000;
+/// Ranges being read ahead of the one being applied.
+const READ_AHEAD: usize = 3;
 
 /// How far a rebuild has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,33 +120,33 @@ impl Rebuild {
         up_to: Position,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), ProjectionError> {
-        // The next batch is read while this one is applied: reading and
-        // decoding take as long as applying, and they use other connections.
-        let mut next: Option<
-            tokio::task::JoinHandle<Result<Vec<RecordedEvent>, store::StoreError>>,
-        > = None;
+        // The log is read in position ranges, a few ahead, each by a task
+        // of its own, while the current one is applied: reading and
+        // decoding cost about as much as applying, and use other
+        // connections and cores.
+        type Read = tokio::task::JoinHandle<Result<Vec<RecordedEvent>, store::StoreError>>;
+        let mut ahead: std::collections::VecDeque<(Position, Read)> = Default::default();
+        let mut next_range = self.position();
         loop {
-            let from = self.position();
-            if from >= up_to {
-                if let Some(next) = next {
-                    next.abort();
-                }
-                return Ok(());
-            }
-            let mut events = match next.take() {
-                Some(next) => next
-                    .await
-                    .map_err(|e| ProjectionError::Decode(format!("reading the log: {e}")))??,
-                None => self.log.read_all(from, BATCH).await?,
-            };
-            events.retain(|e| e.position > from && e.position <= up_to);
-            let Some(last) = events.last().map(|e| e.position) else {
-                return Ok(());
-            };
-            if last < up_to {
+            while ahead.len() < READ_AHEAD && next_range < up_to {
+                let (after, end) = (next_range, (next_range + i64::from(BATCH)).min(up_to));
                 let log = self.log.clone();
-                next = Some(tokio::spawn(async move { log.read_all(last, BATCH).await }));
+                ahead.push_back((
+                    end,
+                    tokio::spawn(async move { log.read_range(after, end).await }),
+                ));
+                next_range = end;
             }
+            let Some((end, read)) = ahead.pop_front() else {
+                return Ok(());
+            };
+            let events = read
+                .await
+                .map_err(|e| ProjectionError::Decode(format!("reading the log: {e}")))??;
+            let from = self.position();
+            let events: Vec<_> = events.into_iter().filter(|e| e.position > from).collect();
+            // An empty range (a gap in positions) still moves the checkpoints.
+            let last = events.last().map_or(end, |e| e.position).max(end);
             self.events += events.len() as u64;
             apply_batch(
                 &self.shadow,

@@ -212,6 +212,25 @@ impl EventLog {
         self.decode_rows(rows)
     }
 
+    /// The events after `after` up to `up_to`, in position order: a reader
+    /// can split the log into ranges and read them side by side.
+    pub async fn read_range(
+        &self,
+        after: Position,
+        up_to: Position,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+             ORDER BY position"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(up_to)
+            .fetch_all(self.db().pool())
+            .await?;
+        self.decode_rows(rows)
+    }
+
     /// The events after `after` up to `up_to` whose stream id starts with
     /// `prefix`, in position order, at most `limit`: a reader that follows
     /// only some streams does not fetch and decode all the others.
