@@ -30,7 +30,7 @@ async fn replay(app: &TestApp, args: &[&str]) -> (bool, String) {
 }
 
 /// A little of everything in `tenant`: a conversation with messages, an
-/// edit, a reaction and a read marker (lvng); a widget visitor who asks for
+/// edit, a deletion, a reaction and a read marker (lvng); a widget visitor who asks for
 /// a human (chatbot); a knowledge article and a key (REST). Returns the
 /// visitor's conversation id.
 async fn workload(app: &TestApp, tenant: &str) -> String {
@@ -41,7 +41,8 @@ async fn workload(app: &TestApp, tenant: &str) -> String {
     join(&mut bob, tenant, "conv-1").await;
     let first = send(&mut ana, tenant, "conv-1", "Where is my parcel?").await;
     let first = first["id"].as_str().unwrap().to_owned();
-    send(&mut bob, tenant, "conv-1", "Let me check").await;
+    let second = send(&mut bob, tenant, "conv-1", "Let me check").await;
+    let second = second["id"].as_str().unwrap().to_owned();
     bob.emit(
         "message:react",
         json!({ "messageId": first, "conversationId": "conv-1", "emoji": "👍", "action": "add" }),
@@ -54,6 +55,12 @@ async fn workload(app: &TestApp, tenant: &str) -> String {
     )
     .await;
     ana.expect("message:update").await;
+    bob.emit(
+        "message:delete",
+        json!({ "messageId": second, "conversationId": "conv-1" }),
+    )
+    .await;
+    ana.expect("message:delete").await;
     bob.emit(
         "message:read",
         json!({ "messageId": first, "conversationId": "conv-1" }),

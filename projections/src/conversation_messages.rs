@@ -100,7 +100,7 @@ impl Projection for ConversationMessages {
         let mut updates = Vec::new();
         // New messages are inserted many rows per statement; anything that
         // changes a message first flushes them, so it finds its row.
-        let mut posted: Vec<MessageView> = Vec::new();
+        let mut posted: Vec<Pending> = Vec::new();
         // Read markers only move forward, so each reader's furthest one in
         // the batch is written once, at the end: a read no longer forces
         // the pending messages out one by one.
@@ -135,29 +135,45 @@ impl Projection for ConversationMessages {
                         edited_at: None,
                         deleted: None,
                     };
-                    posted.push(view.clone());
+                    posted.push(Pending {
+                        view: view.clone(),
+                        changed: None,
+                    });
                     Change::MessagePosted(view)
                 }
                 ConversationEvent::MessageEdited(e) => {
-                    flush(conn, backend, &mut posted).await?;
-                    let metadata = e.metadata.as_ref().map(serde_json::to_string).transpose()?;
-                    sqlx::query(
-                        "UPDATE conversation_messages SET content = $1, \
+                    // Still waiting to be inserted: change it in memory.
+                    if let Some(pending) = pending_mut(&mut posted, &room, &e.message_id) {
+                        if pending.view.deleted.is_none() {
+                            pending.view.content = e.content.clone();
+                            if e.metadata.is_some() {
+                                pending.view.metadata = e.metadata.clone();
+                            }
+                            pending.view.edited_at = Some(e.at);
+                            pending.view.updated_at = e.at;
+                            pending.changed = Some((position, e.at));
+                        }
+                    } else {
+                        let metadata =
+                            e.metadata.as_ref().map(serde_json::to_string).transpose()?;
+                        sqlx::query(
+                            "UPDATE conversation_messages SET content = $1, \
                          metadata = COALESCE($2, metadata), edited_at = $3, updated_at = $3, \
                          changed_position = $4, changed_at = $3 \
                          WHERE tenant = $5 AND kind = $6 AND conversation_id = $7 \
                          AND message_id = $8 AND deleted_at IS NULL",
-                    )
-                    .bind(e.content.as_str())
-                    .bind(metadata)
-                    .bind(format_time(e.at))
-                    .bind(position)
-                    .bind(room.tenant.as_str())
-                    .bind(room.kind.as_str())
-                    .bind(room.id.as_str())
-                    .bind(e.message_id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                        )
+                        .bind(e.content.as_str())
+                        .bind(metadata)
+                        .bind(format_time(e.at))
+                        .bind(position)
+                        .bind(room.tenant.as_str())
+                        .bind(room.kind.as_str())
+                        .bind(room.id.as_str())
+                        .bind(e.message_id.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    }
                     Change::MessageEdited {
                         room,
                         message_id: e.message_id,
@@ -169,26 +185,38 @@ impl Projection for ConversationMessages {
                     }
                 }
                 ConversationEvent::MessageDeleted(e) => {
-                    flush(conn, backend, &mut posted).await?;
-                    let at = format_time(e.at);
-                    sqlx::query(
-                        "UPDATE conversation_messages SET content = '', metadata = NULL, \
+                    if let Some(pending) = pending_mut(&mut posted, &room, &e.message_id) {
+                        pending.view.content = String::new();
+                        pending.view.metadata = None;
+                        pending.view.reactions.clear();
+                        pending.view.deleted = Some(Deletion {
+                            by: e.deleted_by.clone(),
+                            by_name: e.deleted_by_name.clone(),
+                            at: e.at,
+                        });
+                        pending.view.updated_at = e.at;
+                        pending.changed = Some((position, e.at));
+                    } else {
+                        let at = format_time(e.at);
+                        sqlx::query(
+                            "UPDATE conversation_messages SET content = '', metadata = NULL, \
                          reactions = '[]', deleted_at = $1, deleted_by = $2, \
                          deleted_by_name = $3, updated_at = $1, changed_position = $4, \
                          changed_at = $1 \
                          WHERE tenant = $5 AND kind = $6 AND conversation_id = $7 \
                          AND message_id = $8",
-                    )
-                    .bind(at)
-                    .bind(e.deleted_by.as_str())
-                    .bind(e.deleted_by_name.as_str())
-                    .bind(position)
-                    .bind(room.tenant.as_str())
-                    .bind(room.kind.as_str())
-                    .bind(room.id.as_str())
-                    .bind(e.message_id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                        )
+                        .bind(at)
+                        .bind(e.deleted_by.as_str())
+                        .bind(e.deleted_by_name.as_str())
+                        .bind(position)
+                        .bind(room.tenant.as_str())
+                        .bind(room.kind.as_str())
+                        .bind(room.id.as_str())
+                        .bind(e.message_id.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    }
                     Change::MessageDeleted {
                         room,
                         message_id: e.message_id,
@@ -198,9 +226,15 @@ impl Projection for ConversationMessages {
                     }
                 }
                 ConversationEvent::ReactionAdded(e) | ConversationEvent::ReactionRemoved(e) => {
-                    flush(conn, backend, &mut posted).await?;
                     let added = recorded.event_type == "ReactionAdded";
-                    react(conn, &room, position, &e, added).await?;
+                    if let Some(pending) = pending_mut(&mut posted, &room, &e.message_id) {
+                        if pending.view.deleted.is_none() {
+                            react_on(&mut pending.view.reactions, &e, added);
+                            pending.changed = Some((position, e.at));
+                        }
+                    } else {
+                        react(conn, &room, position, &e, added).await?;
+                    }
                     Change::Reaction {
                         room,
                         message_id: e.message_id,
@@ -212,11 +246,8 @@ impl Projection for ConversationMessages {
                     }
                 }
                 ConversationEvent::MessagesRead(e) => {
-                    let pending = posted
-                        .iter()
-                        .rev()
-                        .find(|m| m.room == room && m.message_id == e.last_read)
-                        .map(|m| m.position);
+                    let pending =
+                        pending_mut(&mut posted, &room, &e.last_read).map(|p| p.view.position);
                     let read = match pending {
                         Some(position) => Some(position),
                         None => position_in(conn, &room, &e.last_read).await?,
@@ -393,10 +424,30 @@ async fn position_in(
 /// Rows per INSERT: one statement per hundred messages, not one per message.
 const INSERT_CHUNK: usize = 100;
 
+/// A message posted in this batch and not inserted yet, with what later
+/// events of the batch did to it.
+struct Pending {
+    view: MessageView,
+    /// The position and time of the newest change after the post.
+    changed: Option<(Position, DateTime<Utc>)>,
+}
+
+/// The pending message `id` of `room`, if it was posted in this batch.
+fn pending_mut<'p>(
+    posted: &'p mut [Pending],
+    room: &Room,
+    id: &MessageId,
+) -> Option<&'p mut Pending> {
+    posted
+        .iter_mut()
+        .rev()
+        .find(|p| p.view.message_id == *id && p.view.room == *room)
+}
+
 async fn flush(
     conn: &mut AnyConnection,
     backend: Backend,
-    posted: &mut Vec<MessageView>,
+    posted: &mut Vec<Pending>,
 ) -> Result<(), ProjectionError> {
     for chunk in posted.chunks(INSERT_CHUNK) {
         insert(conn, backend, chunk).await?;
@@ -408,14 +459,19 @@ async fn flush(
 async fn insert(
     conn: &mut AnyConnection,
     backend: Backend,
-    messages: &[MessageView],
+    messages: &[Pending],
 ) -> Result<(), ProjectionError> {
     let sql = format!(
         "INSERT INTO conversation_messages ({INSERT_COLUMNS}) VALUES {}",
-        backend.row_placeholders(messages.len(), 19)
+        backend.row_placeholders(messages.len(), 25)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for m in messages {
+    for Pending { view: m, changed } in messages {
+        let reactions = if m.reactions.is_empty() {
+            "[]".to_owned()
+        } else {
+            serde_json::to_string(&m.reactions)?
+        };
         query = query
             .bind(m.room.tenant.as_str())
             .bind(m.room.kind.as_str())
@@ -430,7 +486,7 @@ async fn insert(
             .bind(m.optimistic_id.as_deref())
             .bind(m.thread_id.as_ref().map(MessageId::as_str))
             .bind(serde_json::to_string(&m.mentions)?)
-            .bind("[]")
+            .bind(reactions)
             .bind(format_time(m.created_at))
             .bind(format_time(m.updated_at))
             .bind(i64::from(m.hidden))
@@ -440,34 +496,20 @@ async fn insert(
                     .map(serde_json::to_string)
                     .transpose()?,
             )
-            .bind(m.metadata.as_ref().map(serde_json::to_string).transpose()?);
+            .bind(m.metadata.as_ref().map(serde_json::to_string).transpose()?)
+            .bind(m.edited_at.map(format_time))
+            .bind(m.deleted.as_ref().map(|d| format_time(d.at)))
+            .bind(m.deleted.as_ref().map(|d| d.by.as_str()))
+            .bind(m.deleted.as_ref().map(|d| d.by_name.as_str()))
+            .bind(changed.map(|(position, _)| position))
+            .bind(changed.map(|(_, at)| format_time(at)));
     }
     query.execute(conn).await?;
     Ok(())
 }
 
-/// Add or remove one user's reaction in the message's reaction list.
-async fn react(
-    conn: &mut AnyConnection,
-    room: &Room,
-    position: Position,
-    e: &domain::conversation::Reaction,
-    added: bool,
-) -> Result<(), ProjectionError> {
-    let current: Option<String> = sqlx::query_scalar(
-        "SELECT reactions FROM conversation_messages WHERE tenant = $1 AND kind = $2 \
-         AND conversation_id = $3 AND message_id = $4 AND deleted_at IS NULL",
-    )
-    .bind(room.tenant.as_str())
-    .bind(room.kind.as_str())
-    .bind(room.id.as_str())
-    .bind(e.message_id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(current) = current else {
-        return Ok(());
-    };
-    let mut reactions: Vec<ReactionView> = serde_json::from_str(&current)?;
+/// Add or remove one user's reaction in a reaction list.
+fn react_on(reactions: &mut Vec<ReactionView>, e: &domain::conversation::Reaction, added: bool) {
     let slot = reactions.iter().position(|r| r.emoji == e.emoji);
     match (added, slot) {
         (true, Some(i)) => {
@@ -493,6 +535,31 @@ async fn react(
         }
         (false, None) => {}
     }
+}
+
+/// Add or remove one user's reaction in the stored message's reaction list.
+async fn react(
+    conn: &mut AnyConnection,
+    room: &Room,
+    position: Position,
+    e: &domain::conversation::Reaction,
+    added: bool,
+) -> Result<(), ProjectionError> {
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT reactions FROM conversation_messages WHERE tenant = $1 AND kind = $2 \
+         AND conversation_id = $3 AND message_id = $4 AND deleted_at IS NULL",
+    )
+    .bind(room.tenant.as_str())
+    .bind(room.kind.as_str())
+    .bind(room.id.as_str())
+    .bind(e.message_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let mut reactions: Vec<ReactionView> = serde_json::from_str(&current)?;
+    react_on(&mut reactions, e, added);
     sqlx::query(
         "UPDATE conversation_messages SET reactions = $1, changed_position = $2, changed_at = $3 \
          WHERE tenant = $4 AND kind = $5 AND conversation_id = $6 AND message_id = $7",
@@ -512,7 +579,8 @@ async fn react(
 /// Move a reader's marker forward to `last_read` (never back).
 const INSERT_COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \
-     reactions, created_at, updated_at, hidden, provenance, metadata";
+     reactions, created_at, updated_at, hidden, provenance, metadata, edited_at, deleted_at, \
+     deleted_by, deleted_by_name, changed_position, changed_at";
 
 const COLUMNS: &str = "tenant, kind, conversation_id, position, message_id, author_id, \
      author_name, author_role, content, content_type, optimistic_id, thread_id, mentions, \

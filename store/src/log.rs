@@ -297,25 +297,47 @@ impl EventLog {
         after: Position,
         limit: u32,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // Only the conditions in use, so that each shape gets a plan of its
+        // own (PostgreSQL's generic plan for `$n IS NULL OR …` scanned the
+        // whole table for every page).
         let mut sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE tenant = $1 AND position > $2 \
-             AND ($3 IS NULL OR recorded_at >= $3) AND ($4 IS NULL OR recorded_at < $4) \
-             AND ($5 IS NULL OR stream_id = $5) AND position <= $6"
+             AND position <= $3"
         );
-        if !filter.types.is_empty() {
-            // Numbered on both engines: a handful of types, bound after the rest.
-            let placeholders = Backend::Postgres.placeholders(8, filter.types.len());
-            sql.push_str(&format!(" AND event_type IN ({placeholders})"));
+        let mut next = 5;
+        let mut placeholder = |sql: &mut String, condition: &str| {
+            sql.push_str(&format!(" AND {condition} ${next}"));
+            next += 1;
+        };
+        if filter.from.is_some() {
+            placeholder(&mut sql, "recorded_at >=");
         }
-        sql.push_str(" ORDER BY position LIMIT $7");
+        if filter.to.is_some() {
+            placeholder(&mut sql, "recorded_at <");
+        }
+        if filter.stream_id.is_some() {
+            placeholder(&mut sql, "stream_id =");
+        }
+        if !filter.types.is_empty() {
+            // Numbered on both engines: a handful of types, bound last.
+            let types = Backend::Postgres.placeholders(next, filter.types.len());
+            sql.push_str(&format!(" AND event_type IN ({types})"));
+        }
+        sql.push_str(" ORDER BY position LIMIT $4");
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(filter.tenant.as_str())
             .bind(after)
-            .bind(filter.from.map(crate::event::format_time))
-            .bind(filter.to.map(crate::event::format_time))
-            .bind(filter.stream_id.as_deref())
             .bind(filter.up_to.unwrap_or(Position::MAX))
             .bind(i64::from(limit));
+        if let Some(from) = filter.from {
+            query = query.bind(crate::event::format_time(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.bind(crate::event::format_time(to));
+        }
+        if let Some(stream) = &filter.stream_id {
+            query = query.bind(stream.as_str());
+        }
         for event_type in &filter.types {
             query = query.bind(event_type.as_str());
         }
