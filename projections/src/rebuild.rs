@@ -323,30 +323,59 @@ async fn apply_batch(
     events: &[RecordedEvent],
     last: Position,
 ) -> Result<(), ProjectionError> {
-    let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
+    let behind = projections
+        .iter()
+        .zip(checkpoints.iter())
+        .filter(|(_, at)| **at < last);
+    match db.backend() {
+        // PostgreSQL writes side by side: each projection in a transaction
+        // of its own, at once, as their round trips are most of the time.
+        Backend::Postgres => {
+            futures::future::try_join_all(behind.map(|(projection, at)| async move {
+                let mut tx = db.begin_write().await?;
+                apply_one(&mut tx, projection.as_ref(), *at, events, last).await?;
+                tx.commit().await?;
+                Ok::<_, ProjectionError>(())
+            }))
+            .await?;
+        }
+        // SQLite has one writer: one transaction for them all.
+        Backend::Sqlite => {
+            let mut tx = db.begin_write().await?;
+            for (projection, at) in behind {
+                apply_one(&mut tx, projection.as_ref(), *at, events, last).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    for at in checkpoints.iter_mut() {
+        *at = (*at).max(last);
+    }
+    Ok(())
+}
+
+/// Apply to `projection` the events of the batch it has not seen (it is at
+/// `at`) and move its checkpoint to `last`, on `tx`.
+async fn apply_one(
+    tx: &mut sqlx::AnyConnection,
+    projection: &dyn Projection,
+    at: Position,
+    events: &[RecordedEvent],
+    last: Position,
+) -> Result<(), ProjectionError> {
+    if Backend::of(tx) == Backend::Postgres {
         // A rebuild can always be redone: no need to wait for the WAL.
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
     }
-    for (projection, at) in projections.iter().zip(checkpoints.iter()) {
-        if *at >= last {
-            continue;
-        }
-        // Projections skip what is not theirs, so a suffix of the batch will do.
-        let start = events.partition_point(|e| e.position <= *at);
-        let unseen = &events[start..];
-        if unseen.iter().any(|e| projection.handles(e)) {
-            projection.apply(&mut tx, unseen).await?;
-        }
-        put_checkpoint(&mut tx, "", projection.name(), last).await?;
+    // Projections skip what is not theirs, so a suffix of the batch will do.
+    let start = events.partition_point(|e| e.position <= at);
+    let unseen = &events[start..];
+    if unseen.iter().any(|e| projection.handles(e)) {
+        projection.apply(tx, unseen).await?;
     }
-    tx.commit().await?;
-    for at in checkpoints.iter_mut() {
-        *at = (*at).max(last);
-    }
-    Ok(())
+    put_checkpoint(tx, "", projection.name(), last).await
 }
 
 /// Every row of `table` (its writable columns, as text), sorted: to compare

@@ -10,12 +10,14 @@ use chrono::{DateTime, Utc};
 use domain::conversation::{Conversation, Kind};
 use domain::ids::{ConversationId, TenantId};
 use indicatif::ProgressBar;
-use store::{EventFilter, EventLog, RecordedEvent};
+use store::{EventFilter, EventLog, Position, RecordedEvent};
 
 use crate::{Feedback, ReplayError};
 
-/// Events read from the log per query.
+/// Positions read from the log per query.
 const PAGE: u32 = 10_000;
+/// Queries in flight at once.
+const READ_AHEAD: usize = 3;
 
 /// What to export, and where.
 #[derive(Debug, Clone, clap::Args)]
@@ -136,21 +138,37 @@ async fn write_chain<W: Write>(
     bar: Option<&ProgressBar>,
 ) -> Result<audit::ChainSummary, ReplayError> {
     let mut chain = ChainWriter::new(out, format)?;
-    // Pages are read (and decoded) by a task of their own while this one
-    // hashes and writes: the two take about as long as each other.
-    let (pages, mut incoming) = tokio::sync::mpsc::channel(2);
+    // The log is read in position ranges, a few at a time side by side,
+    // and handed over in order while this task hashes and writes: reading
+    // and decoding cost more than hashing.
+    let (pages, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
     let reader = {
         let log = log.clone();
         let filter = filter.clone();
         tokio::spawn(async move {
-            let mut after = 0;
+            let head = filter.up_to.unwrap_or(Position::MAX);
+            let mut ahead = std::collections::VecDeque::new();
+            let mut next = 0;
             loop {
-                let events = log.read_stored(&filter, after, PAGE).await?;
-                let Some(last) = events.last() else {
-                    return Ok::<_, store::StoreError>(());
+                while ahead.len() < READ_AHEAD && next < head {
+                    let end = next.saturating_add(i64::from(PAGE)).min(head);
+                    let range = EventFilter {
+                        up_to: Some(end),
+                        ..filter.clone()
+                    };
+                    let (log, after) = (log.clone(), next);
+                    ahead.push_back(tokio::spawn(async move {
+                        log.read_stored(&range, after, PAGE).await
+                    }));
+                    next = end;
+                }
+                let Some(read) = ahead.pop_front() else {
+                    return Ok::<_, ReplayError>(());
                 };
-                after = last.position;
-                if pages.send(events).await.is_err() {
+                let events = read
+                    .await
+                    .map_err(|e| ReplayError::Usage(format!("reading the log failed: {e}")))??;
+                if !events.is_empty() && pages.send(events).await.is_err() {
                     return Ok(());
                 }
             }
