@@ -16,8 +16,14 @@ use crate::{Feedback, ReplayError};
 
 /// Positions read from the log per query.
 const PAGE: u32 = 10_000;
-/// Queries in flight at once.
-const READ_AHEAD: usize = 3;
+/// Queries in flight at once: PostgreSQL answers several side by side;
+/// on SQLite more than one only competed for the two cores.
+fn read_ahead(backend: store::Backend) -> usize {
+    match backend {
+        store::Backend::Postgres => 3,
+        store::Backend::Sqlite => 1,
+    }
+}
 
 /// What to export, and where.
 #[derive(Debug, Clone, clap::Args)]
@@ -141,7 +147,8 @@ async fn write_chain<W: Write>(
     // The log is read in position ranges, a few at a time side by side,
     // and handed over in order while this task hashes and writes: reading
     // and decoding cost more than hashing.
-    let (pages, mut incoming) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let ahead_at_most = read_ahead(log.db().backend());
+    let (pages, mut incoming) = tokio::sync::mpsc::channel(ahead_at_most);
     let reader = {
         let log = log.clone();
         let filter = filter.clone();
@@ -150,7 +157,7 @@ async fn write_chain<W: Write>(
             let mut ahead = std::collections::VecDeque::new();
             let mut next = 0;
             loop {
-                while ahead.len() < READ_AHEAD && next < head {
+                while ahead.len() < ahead_at_most && next < head {
                     let end = next.saturating_add(i64::from(PAGE)).min(head);
                     let range = EventFilter {
                         up_to: Some(end),
