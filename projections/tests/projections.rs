@@ -92,8 +92,11 @@ impl World {
         id
     }
 
+    /// Every projection has applied the whole log (read models compared
+    /// whole need all of them, not only the conversation ones).
     async fn caught_up(&self, projector: &Projector) {
-        for name in [conversation_messages::NAME, conversation_list::NAME] {
+        for projection in projections::all() {
+            let name = projection.name();
             assert!(
                 projector
                     .wait_for(name, self.log.head(), Duration::from_secs(10))
@@ -828,13 +831,12 @@ async fn a_rebuild_from_position_zero_gives_the_same_views(backend: Backend) {
     let list_before = conversation_list::get(db, &room).await.unwrap();
     projector.stop().await;
 
-    for table in [
-        "conversation_messages",
-        "read_state",
-        "conversation_list",
-        "conversation_participants",
-        "projection_checkpoints",
-    ] {
+    let tables: Vec<&str> = projections::all()
+        .iter()
+        .flat_map(|p| p.tables(backend).iter().copied())
+        .chain(["projection_checkpoints"])
+        .collect();
+    for table in tables {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
             .execute(db.pool())
             .await
