@@ -177,6 +177,7 @@ async fn a_rebuild_while_the_server_serves_swaps_in_the_same_read_models_and_the
     let ((ok, output), ()) = tokio::join!(replay(&app, &["rebuild"]), talk);
     assert!(ok, "{output}");
     assert!(output.contains("swapped in"), "{output}");
+    assert!(output.contains("the swap held appends for"), "{output}");
 
     // The server still serves and pushes, from the swapped read models.
     let sent = send(&mut bob, "acme", "conv-2", "yes, here").await;

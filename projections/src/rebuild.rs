@@ -45,6 +45,9 @@ pub struct Swapped {
     pub position: Position,
     /// Rows copied in, per table.
     pub tables: Vec<(&'static str, u64)>,
+    /// How long the swap's transaction lasted, its wait for the write lock
+    /// included: appends waited at most this long.
+    pub held: std::time::Duration,
 }
 
 /// A table of a rebuild next to its live twin.
@@ -189,12 +192,16 @@ impl Rebuild {
         let fresh = live.attach_sibling(&mut conn, SIBLING).await?;
         let own = live.own_prefix();
         let turn = live.write_turn().await;
+        let began = std::time::Instant::now();
         let result = self.copy(&mut conn, &fresh, &own, &columns, progress).await;
         let result = match result {
-            Ok(swapped) => sqlx::query("COMMIT")
+            Ok(mut swapped) => sqlx::query("COMMIT")
                 .execute(&mut conn)
                 .await
-                .map(|_| swapped)
+                .map(|_| {
+                    swapped.held = began.elapsed();
+                    swapped
+                })
                 .map_err(ProjectionError::from),
             Err(error) => {
                 let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
@@ -261,6 +268,7 @@ impl Rebuild {
         Ok(Swapped {
             position: head,
             tables,
+            held: std::time::Duration::ZERO,
         })
     }
 

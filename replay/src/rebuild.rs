@@ -95,6 +95,11 @@ pub async fn run(
         elapsed.as_secs_f64(),
         events as f64 / elapsed.as_secs_f64().max(1e-3),
     )?;
+    writeln!(
+        out,
+        "  (the swap held appends for {:.0} ms)",
+        swapped.held.as_secs_f64() * 1e3
+    )?;
     for (table, rows) in &swapped.tables {
         writeln!(out, "  {table}: {rows} rows")?;
     }

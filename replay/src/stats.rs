@@ -21,6 +21,7 @@ pub async fn run(
         return Ok(());
     }
     let totals = &stats["totals"];
+    let position = |key: &str| totals[key].as_i64().map_or("-".into(), |p| p.to_string());
     writeln!(
         out,
         "{} events in {} streams{}, positions {}..{}, {} to {}",
@@ -29,8 +30,8 @@ pub async fn run(
         tenant
             .map(|t| format!(" of tenant {t}"))
             .unwrap_or_default(),
-        totals["firstPosition"],
-        totals["lastPosition"],
+        position("firstPosition"),
+        position("lastPosition"),
         totals["firstAt"].as_str().unwrap_or("-"),
         totals["lastAt"].as_str().unwrap_or("-"),
     )?;
