@@ -50,15 +50,6 @@ pub struct Swapped {
     pub held: std::time::Duration,
 }
 
-/// A table of a rebuild next to its live twin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableComparison {
-    pub table: &'static str,
-    pub live_rows: usize,
-    pub fresh_rows: usize,
-    pub same: bool,
-}
-
 /// A rebuild in progress.
 pub struct Rebuild {
     /// One rebuild at a time per database.
@@ -270,26 +261,6 @@ impl Rebuild {
             tables,
             held: std::time::Duration::ZERO,
         })
-    }
-
-    /// Per table of the projections being rebuilt: whether the fresh rows
-    /// equal the live ones, and how many each has. Meaningful when the
-    /// fresh tables and the live ones are at the same position.
-    pub async fn compare(&self) -> Result<Vec<TableComparison>, ProjectionError> {
-        let mut comparisons = Vec::new();
-        for projection in &self.projections {
-            for table in projection.tables(self.log.db().backend()) {
-                let live = table_rows(self.log.db(), table).await?;
-                let fresh = table_rows(&self.shadow, table).await?;
-                comparisons.push(TableComparison {
-                    table,
-                    live_rows: live.len(),
-                    fresh_rows: fresh.len(),
-                    same: live == fresh,
-                });
-            }
-        }
-        Ok(comparisons)
     }
 
     /// Close the sibling's connections, keeping what was built (a later

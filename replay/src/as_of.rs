@@ -68,33 +68,22 @@ async fn locate(
 ) -> Result<(TenantId, Kind), ReplayError> {
     let mut found = Vec::new();
     for kind in [Kind::Conversation, Kind::Channel] {
-        let tenants: Vec<String> = match tenant {
-            Some(tenant) => {
-                sqlx::query_scalar(
-                    "SELECT tenant FROM events WHERE stream_id = $1 AND stream_version = 1",
-                )
-                .bind(Conversation::stream_id(kind, &self::tenant(tenant)?, id))
-                .fetch_all(log.db().pool())
-                .await?
-            }
-            None => {
-                sqlx::query_scalar(
-                    "SELECT tenant FROM events WHERE stream_id LIKE $1 AND stream_version = 1",
-                )
-                .bind(format!("{}%/{id}", kind.stream_prefix()))
-                .fetch_all(log.db().pool())
-                .await?
-            }
+        // Without a tenant, a LIKE finds the candidates (`_` and `%` in an id
+        // are wildcards there), and each is kept only if its stream is
+        // exactly this id's.
+        let pattern = match tenant {
+            Some(tenant) => Conversation::stream_id(kind, &self::tenant(tenant)?, id),
+            None => format!("{}%/{id}", kind.stream_prefix()),
         };
-        for tenant in tenants {
-            // A LIKE match could be a longer id ending the same way.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT tenant, stream_id FROM events WHERE stream_id LIKE $1 AND stream_version = 1",
+        )
+        .bind(pattern)
+        .fetch_all(log.db().pool())
+        .await?;
+        for (tenant, stream) in rows {
             let tenant = self::tenant(&tenant)?;
-            let event_stream: Option<String> =
-                sqlx::query_scalar("SELECT stream_id FROM events WHERE stream_id = $1 LIMIT 1")
-                    .bind(Conversation::stream_id(kind, &tenant, id))
-                    .fetch_optional(log.db().pool())
-                    .await?;
-            if event_stream.is_some() {
+            if stream == Conversation::stream_id(kind, &tenant, id) {
                 found.push((tenant, kind));
             }
         }

@@ -257,23 +257,6 @@ impl Db {
         }
     }
 
-    /// Does the sibling `name` exist?
-    pub async fn has_sibling(&self, name: &str) -> Result<bool, StoreError> {
-        match &self.place {
-            Place::Sqlite(path) => Ok(sibling_file(path, name).exists()),
-            Place::Postgres { schema, .. } => {
-                let found: Option<String> = sqlx::query_scalar(
-                    "SELECT schema_name::text FROM information_schema.schemata \
-                     WHERE schema_name = $1",
-                )
-                .bind(format!("{schema}_{name}"))
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(found.is_some())
-            }
-        }
-    }
-
     /// Remove the sibling `name` and everything in it. Close its pool first.
     pub async fn remove_sibling(&self, name: &str) -> Result<(), StoreError> {
         match &self.place {
