@@ -22,6 +22,7 @@ both_backends!(
     an_openai_compatible_provider_answers_grounded_on_the_articles_it_was_given,
     the_chatbot_knowledge_events_search_answer_stream_analyse_and_summarise,
     bad_ai_requests_are_errors_and_write_nothing,
+    a_customer_signed_in_with_a_token_is_answered_like_a_widget_visitor,
 );
 
 const PASSWORD_ARTICLE: &str = "To reset your password, open Settings and choose Security. \
@@ -146,6 +147,33 @@ async fn a_widget_visitor_is_answered_from_the_knowledge_base_and_the_answer_cit
     let messages = again["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2, "{again}");
     assert_eq!(messages[1]["metadata"]["assistant"]["sources"][0]["id"], id);
+    app.stop().await;
+}
+
+async fn a_customer_signed_in_with_a_token_is_answered_like_a_widget_visitor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    article(
+        &app,
+        "acme",
+        "Resetting your password",
+        PASSWORD_ARTICLE,
+        json!(["password"]),
+    )
+    .await;
+    let mut ana = app.client("acme", "ana", "customer").await;
+    ana.emit("join-conversation", json!({ "sessionId": "session-ana" }))
+        .await;
+    let started = ana.expect("conversation-started").await;
+    let conversation = started["conversationId"].as_str().unwrap().to_owned();
+    say(&ana, &conversation, "How do I reset my password?").await;
+    ana.expect_where("status-change", |v| v["status"] == "ai")
+        .await;
+    let reply = answer(&mut ana).await;
+    assert!(
+        reply["content"].as_str().unwrap().contains("Settings"),
+        "{reply}"
+    );
+    assert_eq!(reply["metadata"]["assistant"]["outcome"], "answered");
     app.stop().await;
 }
 
@@ -487,10 +515,16 @@ async fn bad_ai_requests_are_errors_and_write_nothing(backend: Backend) {
             json!({ "message": "", "analysisType": "pii" }),
             "VALIDATION_ERROR",
         ),
+        // The seed's own code for a knowledge room that cannot be joined.
         (
             "join-knowledge-room",
             json!({ "tenantId": "globex" }),
-            "FORBIDDEN",
+            "JOIN_KNOWLEDGE_ERROR",
+        ),
+        (
+            "join-knowledge-room",
+            json!({ "tenantId": 7 }),
+            "JOIN_KNOWLEDGE_ERROR",
         ),
         (
             "request-conversation-summary",

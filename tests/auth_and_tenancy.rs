@@ -13,6 +13,7 @@ both_backends!(
     a_customer_id_of_another_tenant_is_forbidden_and_changes_nothing,
     tenants_never_see_each_others_conversations_even_with_the_same_id,
     a_customer_cannot_enter_or_read_another_customers_conversation,
+    tokens_not_valid_yet_are_refused_on_sockets_and_over_http,
 );
 
 /// Connect with `auth` and expect to be refused with `code`.
@@ -85,6 +86,50 @@ async fn bad_tokens_are_refused_with_auth_error_and_the_reason(backend: Backend)
         sign(json!({ "sub": "ana", "tenant": "acme", "role": "root", "exp": now() + 600 }));
     refused(&app, json!({ "token": bad_role }), "AUTH_ERROR").await;
     refused(&app, json!({ "token": "not.a.jwt" }), "AUTH_ERROR").await;
+    app.stop().await;
+}
+
+async fn tokens_not_valid_yet_are_refused_on_sockets_and_over_http(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let claims = |extra: Value| {
+        let mut claims = json!({ "sub": "ana", "tenant": "acme", "exp": now() + 7200 });
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        sign(claims)
+    };
+    let later = now() + 3600;
+    for (token, reason) in [
+        (claims(json!({ "nbf": later })), "nbf"),
+        (claims(json!({ "iat": later })), "iat"),
+    ] {
+        let error = refused(&app, json!({ "token": token }), "AUTH_ERROR").await;
+        assert!(
+            error["message"].as_str().unwrap().contains(reason),
+            "{error}"
+        );
+        let (status, body) = app
+            .get("/api/v1/conversations", Some(&token))
+            .await
+            .unwrap();
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"]["code"], "AUTH_ERROR", "{body}");
+    }
+    // Within the leeway, a clock a little ahead is fine.
+    let skewed = claims(json!({ "nbf": now() + 5, "iat": now() + 5 }));
+    let mut ana = TestClient::connect(&app.url(), Some(json!({ "token": skewed })), &[]).await;
+    assert_eq!(ana.expect("connected").await["userId"], "ana");
+    // A token without `sub` names the claim it lacks.
+    let no_sub = sign(json!({ "tenant": "acme", "exp": now() + 600 }));
+    let error = refused(&app, json!({ "token": no_sub }), "AUTH_ERROR").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing claim sub"),
+        "{error}"
+    );
     app.stop().await;
 }
 

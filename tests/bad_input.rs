@@ -1,7 +1,7 @@
 //! Bad input gets a clear `error {code, message, details?}` to the sender
 //! only, changes nothing, and leaves the connection open.
 
-use e2e::{TestApp, TestClient, both_backends, join, send};
+use e2e::{RawSocket, TestApp, TestClient, both_backends, join, send, token};
 use serde_json::{Value, json};
 use store::Backend;
 
@@ -14,6 +14,7 @@ both_backends!(
     an_unknown_event_is_named_in_the_error,
     errors_go_to_the_sender_only,
     garbage_in_every_event_gets_an_answer_and_never_a_write,
+    a_lone_surrogate_in_content_is_a_validation_error_and_writes_nothing,
 );
 
 const EVENTS: [&str; 6] = [
@@ -280,5 +281,49 @@ async fn garbage_in_every_event_gets_an_answer_and_never_a_write(backend: Backen
     }
     assert_eq!(app.event_count().await, before);
     still_open(&mut ana).await;
+    app.stop().await;
+}
+
+async fn a_lone_surrogate_in_content_is_a_validation_error_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ana =
+        RawSocket::connect(&app, json!({ "token": token("acme", "ana", "customer") })).await;
+    ana.send_text(r#"42["conversation:join",{"conversationId":"c1","customerId":"acme"}]"#)
+        .await;
+    ana.expect("room:joined").await;
+    let before = app.event_count().await;
+    // JSON may escape half of a surrogate pair; no Unicode text holds one.
+    for content in [r"a\ud800b", r"\udfff", r"x\ud83d"] {
+        ana.send_text(&format!(
+            r#"42["message:send",{{"conversationId":"c1","customerId":"acme","content":"{content}"}}]"#
+        ))
+        .await;
+        let error = ana.expect("error").await;
+        assert_eq!(error["code"], "VALIDATION_ERROR", "{content}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("not valid JSON"),
+            "{content}: {error}"
+        );
+    }
+    assert_eq!(app.event_count().await, before, "nothing was written");
+    // A proper pair (an emoji) is text like any other.
+    ana.send_text(r#"42["message:send",{"conversationId":"c1","customerId":"acme","content":"ok \ud83d\ude00"}]"#)
+        .await;
+    ana.expect("message:sent").await;
+    let mut bob = app.client("acme", "bob", "agent").await;
+    join(&mut bob, "acme", "c1").await;
+    bob.emit(
+        "conversation:rejoin",
+        json!({ "conversationId": "c1", "customerId": "acme" }),
+    )
+    .await;
+    let rejoined = bob.expect("conversation:rejoined").await;
+    assert_eq!(
+        rejoined["missed_messages"][0]["content"], "ok \u{1F600}",
+        "{rejoined}"
+    );
     app.stop().await;
 }

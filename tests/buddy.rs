@@ -16,6 +16,7 @@ both_backends!(
     payloads_naming_someone_else_are_forbidden_and_write_nothing,
     malformed_payloads_are_validation_errors_and_write_nothing,
     another_tenants_conversation_is_not_found_and_its_rooms_stay_apart,
+    a_seed_client_with_a_widget_key_talks_to_an_agent_and_comes_back_after_a_reconnect,
 );
 
 /// `join_room` as the client's own user; the ack is the caller's
@@ -181,10 +182,22 @@ async fn the_seeds_conversation_client_joins_sends_and_types(backend: Backend) {
         json!({ "conversationId": "my-conversation-id", "userId": "user123" }),
     )
     .await;
-    let stopped = bob.expect("user_typing").await;
-    assert_eq!(stopped["isTyping"], false);
+    // A seed client shows "X is typing…" on every `user_typing`: a stop is
+    // an event of its own.
+    let stopped = bob.expect("user_stopped_typing").await;
+    assert_eq!(
+        stopped,
+        json!({
+            "conversationId": "my-conversation-id",
+            "userId": "user123",
+            "userName": "user123 name",
+            "isTyping": false,
+        })
+    );
+    bob.expect_none("user_typing").await;
     // The typist hears neither.
     ana.expect_none("user_typing").await;
+    ana.expect_none("user_stopped_typing").await;
 
     // Leaving: the others hear it, and the leaver hears the room no more.
     let ack = ana
@@ -749,5 +762,74 @@ async fn another_tenants_conversation_is_not_found_and_its_rooms_stay_apart(back
         heard.iter().all(|m| m["content"] != "globex only"),
         "{heard:?}"
     );
+    app.stop().await;
+}
+
+/// A widget visitor's handshake, as README tells a buddy seed client to
+/// add: `io(url, { auth: { widgetKey, chatbotId, sessionId } })`.
+async fn widget_visitor(app: &TestApp, key: &str, session: &str) -> (TestClient, String) {
+    let mut client = TestClient::connect(
+        &app.url(),
+        Some(json!({ "widgetKey": key, "chatbotId": "help-bot", "sessionId": session })),
+        &[],
+    )
+    .await;
+    let connected = client.expect("connected").await;
+    let user = connected["userId"].as_str().unwrap().to_owned();
+    (client, user)
+}
+
+async fn a_seed_client_with_a_widget_key_talks_to_an_agent_and_comes_back_after_a_reconnect(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let (status, issued) = app
+        .post(
+            "/api/v1/keys",
+            &token("acme", "ada", "admin"),
+            json!({ "kind": "widget", "chatbotId": "help-bot" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let key = issued["key"].as_str().unwrap().to_owned();
+
+    let (mut visitor, user) = widget_visitor(&app, &key, "sess-42").await;
+    assert_eq!(user, "visitor-sess-42");
+    join_room(&mut visitor, "widget-chat", &user, "cx-customer").await;
+    let mut bob = app.client("acme", "bob", "agent").await;
+    join_room(&mut bob, "widget-chat", "bob", "cx-agent").await;
+    send_message(
+        &visitor,
+        "widget-chat",
+        &user,
+        "cx-customer",
+        "Hello?",
+        None,
+    )
+    .await;
+    let heard = bob
+        .expect_where("new_message", |m| m["content"] == "Hello?")
+        .await;
+    assert_eq!(heard["fromUserId"], user.as_str());
+
+    // Reconnecting with the same session is the same customer: its
+    // conversation is still its own.
+    visitor.disconnect().await;
+    let (mut again, same) = widget_visitor(&app, &key, "sess-42").await;
+    assert_eq!(same, user);
+    join_room(&mut again, "widget-chat", &same, "cx-customer").await;
+    let history = get_messages(&again, json!({ "conversationId": "widget-chat" })).await;
+    assert_eq!(contents(&history), ["Hello?"], "{history}");
+
+    // Another session is another visitor: the conversation is not theirs.
+    let (mut stranger, other) = widget_visitor(&app, &key, "sess-43").await;
+    assert_eq!(other, "visitor-sess-43");
+    refused(
+        &mut stranger,
+        "join_room",
+        json!({ "conversationId": "widget-chat", "userId": other, "userRole": "cx-customer" }),
+        "FORBIDDEN",
+    )
+    .await;
     app.stop().await;
 }

@@ -5,7 +5,9 @@
 
 use e2e::{TestApp, TestClient, both_backends};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use store::Backend;
+use store::testing::TestDatabase;
 
 both_backends!(
     a_widget_conversation_goes_from_the_first_message_through_the_queue_to_an_agent_and_ends,
@@ -22,7 +24,16 @@ both_backends!(
     ping_and_tracking_are_answered_and_tracking_is_recorded,
     bad_input_on_every_event_is_an_error_and_writes_nothing,
     a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_reconnecting,
+    another_customers_conversation_answers_forbidden_whatever_its_state,
 );
+
+/// A gateway with the assistant off: it answers every customer of a
+/// session in AI handling (it has a suite of its own), and its answers
+/// would race the workflow steps these tests take.
+async fn spawn(backend: Backend) -> TestApp {
+    let db = Arc::new(TestDatabase::new(backend).await);
+    TestApp::spawn_with(db, |config| config.assistant = "off".into()).await
+}
 
 /// `join-conversation` and its `conversation-started`.
 async fn start(client: &mut TestClient, session: &str) -> Value {
@@ -105,7 +116,7 @@ fn ids(data: &Value) -> Vec<String> {
 async fn a_widget_conversation_goes_from_the_first_message_through_the_queue_to_an_agent_and_ends(
     backend: Backend,
 ) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let started = start(&mut ana, "session-ana").await;
     assert_eq!(started["status"], "new", "{started}");
@@ -145,7 +156,9 @@ async fn a_widget_conversation_goes_from_the_first_message_through_the_queue_to_
         json!({ "sent": true, "delivered": true })
     );
     assert!(message.get("metadata").is_none(), "{message}");
-    ana.expect_where("status-change", status_is("active")).await;
+    // A session's conversation is in AI handling, however its customer
+    // signed in (the seed's AI support answers them all).
+    ana.expect_where("status-change", status_is("ai")).await;
 
     accepted(
         &ana,
@@ -231,7 +244,7 @@ async fn a_widget_conversation_goes_from_the_first_message_through_the_queue_to_
 }
 
 async fn rating_a_conversation_without_messages_is_invalid_state(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "quiet").await["conversationId"].clone();
     let before = app.event_count().await;
@@ -250,7 +263,7 @@ async fn rating_a_conversation_without_messages_is_invalid_state(backend: Backen
 async fn rejoining_with_the_same_session_returns_the_same_conversation_with_its_messages(
     backend: Backend,
 ) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "session-1").await["conversationId"].clone();
     let conv_id = conv.as_str().unwrap().to_owned();
@@ -261,7 +274,7 @@ async fn rejoining_with_the_same_session_returns_the_same_conversation_with_its_
     let mut again = app.client("acme", "ana", "customer").await;
     let rejoined = start(&mut again, "session-1").await;
     assert_eq!(rejoined["conversationId"], conv);
-    assert_eq!(rejoined["status"], "active");
+    assert_eq!(rejoined["status"], "ai");
     assert_eq!(rejoined["messages"], json!([first, second]));
     // And the room is hers again.
     let third = say(&again, &conv_id, "third").await;
@@ -279,7 +292,7 @@ async fn rejoining_with_the_same_session_returns_the_same_conversation_with_its_
 }
 
 async fn an_explicit_conversation_id_must_exist_and_be_the_callers(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "s-ana").await["conversationId"].clone();
     say(&ana, conv.as_str().unwrap(), "mine").await;
@@ -315,7 +328,7 @@ async fn an_explicit_conversation_id_must_exist_and_be_the_callers(backend: Back
 }
 
 async fn others_in_the_room_see_typing_with_the_senders_role(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "typing").await["conversationId"].clone();
     let mut bob = app.client("acme", "bob", "agent").await;
@@ -364,7 +377,7 @@ async fn conversation(app: &TestApp, user: &str, escalate: bool) -> (TestClient,
 }
 
 async fn the_conversation_list_pages_and_filters_by_status_agent_and_dates(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let (_ana, a) = conversation(&app, "ana", false).await;
     let (_bea, b) = conversation(&app, "bea", true).await;
     let (mut cai, c) = conversation(&app, "cai", true).await;
@@ -446,7 +459,7 @@ async fn the_conversation_list_pages_and_filters_by_status_agent_and_dates(backe
 }
 
 async fn bad_list_requests_are_validation_errors_and_customers_may_not_list(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut bob = app.client("acme", "bob", "agent").await;
     for filters in [
         json!({ "status": "open" }),
@@ -494,7 +507,7 @@ async fn bad_list_requests_are_validation_errors_and_customers_may_not_list(back
 async fn the_org_room_is_for_its_staff_and_hears_queued_conversations_and_bad_ratings(
     backend: Backend,
 ) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut sue = app.client("acme", "sue", "supervisor").await;
     refused(
         &mut sue,
@@ -591,7 +604,7 @@ async fn the_org_room_is_for_its_staff_and_hears_queued_conversations_and_bad_ra
 }
 
 async fn a_customer_of_another_tenant_cannot_join_post_or_end_and_hears_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "acme-session").await["conversationId"].clone();
     say(&ana, conv.as_str().unwrap(), "secret").await;
@@ -641,7 +654,7 @@ async fn a_customer_of_another_tenant_cannot_join_post_or_end_and_hears_nothing(
 }
 
 async fn dashboards_hear_support_changes_with_the_queue(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut sue = app.client("acme", "sue", "supervisor").await;
     let mut ana = app.client("acme", "ana", "customer").await;
     refused(
@@ -696,7 +709,7 @@ async fn dashboards_hear_support_changes_with_the_queue(backend: Backend) {
 }
 
 async fn metadata_updates_apply_to_the_joined_conversation(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     refused(
         &mut ana,
@@ -739,7 +752,7 @@ async fn metadata_updates_apply_to_the_joined_conversation(backend: Backend) {
 }
 
 async fn ping_and_tracking_are_answered_and_tracking_is_recorded(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     ana.emit("ping", json!(null)).await;
     assert!(ana.expect("pong").await["timestamp"].is_string());
@@ -800,7 +813,7 @@ async fn ping_and_tracking_are_answered_and_tracking_is_recorded(backend: Backen
 }
 
 async fn bad_input_on_every_event_is_an_error_and_writes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
     let conv = start(&mut ana, "bad").await["conversationId"].clone();
     say(&ana, conv.as_str().unwrap(), "hello").await;
@@ -868,7 +881,7 @@ async fn widget_visitor(app: &TestApp, key: &str) -> TestClient {
 async fn a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_reconnecting(
     backend: Backend,
 ) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn(backend).await;
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/keys", app.url()))
         .bearer_auth(e2e::token("acme", "root", "admin"))
@@ -938,5 +951,44 @@ async fn a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_
         "https://shop.example/pricing"
     );
     assert_eq!(listed["pagination"]["total"], 1);
+    app.stop().await;
+}
+
+async fn another_customers_conversation_answers_forbidden_whatever_its_state(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut ana = app.client("acme", "ana", "customer").await;
+    let open = start(&mut ana, "open-one").await["conversationId"].clone();
+    say(&ana, open.as_str().unwrap(), "still going").await;
+    let ended = start(&mut ana, "ended-one").await["conversationId"].clone();
+    say(&ana, ended.as_str().unwrap(), "bye").await;
+    accepted(&ana, "end-conversation", json!({ "conversationId": ended })).await;
+    let mut eve = app.client("acme", "eve", "customer").await;
+    let before = app.event_count().await;
+    // The same answer for an open and an ended conversation: a state-first
+    // check would say INVALID_STATE ("has ended") for the second.
+    for conversation in [&open, &ended] {
+        for (event, payload) in [
+            (
+                "end-conversation",
+                json!({ "conversationId": conversation }),
+            ),
+            ("escalate", json!({ "conversationId": conversation })),
+            (
+                "rate",
+                json!({ "conversationId": conversation, "rating": "good" }),
+            ),
+            (
+                "send-message",
+                json!({ "conversationId": conversation, "content": "hi" }),
+            ),
+        ] {
+            let error = refused(&mut eve, event, payload, "FORBIDDEN").await;
+            assert!(
+                !error["message"].as_str().unwrap().contains("ended"),
+                "{event}: {error}"
+            );
+        }
+    }
+    assert_eq!(app.event_count().await, before, "nothing was written");
     app.stop().await;
 }

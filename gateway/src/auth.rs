@@ -2,8 +2,9 @@
 //!
 //! Tokens are HS256 with `PARLEY_JWT_SECRET`, or RS256/ES256 with a PEM
 //! public key. Exactly one algorithm is accepted (no `none`, no switching
-//! families), `exp` and `sub` are required, and `iss`/`aud` are checked when
-//! configured. Claims: `sub`, `tenant` (or the seeds' `tenantId`,
+//! families), `exp` and `sub` are required, `nbf` is honoured, a token
+//! issued (`iat`) in the future is refused, and `iss`/`aud` are checked when
+//! configured; times allow the same small leeway ([`LEEWAY_SECS`]). Claims: `sub`, `tenant` (or the seeds' `tenantId`,
 //! `organizationId`, `orgId`, `customerId`), `role` (default `customer`),
 //! and an optional `name`.
 
@@ -36,9 +37,16 @@ impl AuthError {
     }
 }
 
+/// Clock skew allowed between the token's issuer and this server, for
+/// `exp`, `nbf` and `iat` alike.
+pub const LEEWAY_SECS: u64 = 30;
+
 #[derive(Debug, Deserialize, Serialize)]
 struct Claims {
-    sub: String,
+    /// Optional here for the same reason as `exp`: a token without it is
+    /// refused by the validator, which says which claim is missing.
+    #[serde(default)]
+    sub: Option<String>,
     #[serde(
         default,
         alias = "tenantId",
@@ -55,6 +63,10 @@ struct Claims {
     /// that it is missing rather than that the claims are malformed.
     #[serde(default)]
     exp: Option<u64>,
+    /// When the token was issued; one from the future is refused (the
+    /// validator does not look at it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
 }
 
 pub struct Authenticator {
@@ -110,7 +122,8 @@ impl Authenticator {
             }
         };
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         // A configured issuer or audience must be present, not just right
         // when present: jsonwebtoken checks only the claims it is told are
         // required.
@@ -142,12 +155,24 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| AuthError::Invalid(reason(&e)))?;
         let claims = data.claims;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS) {
+            return Err(AuthError::Invalid(
+                "the token was issued in the future (iat)".into(),
+            ));
+        }
         let invalid = |e: domain::DomainError| AuthError::Invalid(e.to_string());
+        // The validator has made sure it is there.
+        let sub = claims
+            .sub
+            .ok_or_else(|| AuthError::Invalid("missing claim sub".into()))?;
         let tenant = claims
             .tenant
             .ok_or_else(|| AuthError::Invalid("the token names no tenant".into()))?;
         Ok(Actor {
-            user: UserId::parse(claims.sub).map_err(invalid)?,
+            user: UserId::parse(sub).map_err(invalid)?,
             tenant: TenantId::parse(tenant).map_err(invalid)?,
             role: claims
                 .role
@@ -167,11 +192,12 @@ impl Authenticator {
         let encoding = self.encoding.as_ref()?;
         let exp = SystemTime::now().duration_since(UNIX_EPOCH).ok()? + ttl;
         let claims = Claims {
-            sub: actor.user.to_string(),
+            sub: Some(actor.user.to_string()),
             tenant: Some(actor.tenant.to_string()),
             role: Some(actor.role.to_string()),
             name: actor.name.clone(),
             exp: Some(exp.as_secs()),
+            iat: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding).ok()
     }
@@ -182,12 +208,12 @@ fn reason(error: &jsonwebtoken::errors::Error) -> String {
     use jsonwebtoken::errors::ErrorKind;
     match error.kind() {
         ErrorKind::ExpiredSignature => "the token has expired".into(),
-        ErrorKind::ImmatureSignature => "the token is not valid yet".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
         ErrorKind::InvalidSignature => "the signature does not verify".into(),
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             "the token's algorithm is not accepted".into()
         }
-        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no {claim:?} claim"),
+        ErrorKind::MissingRequiredClaim(claim) => format!("missing claim {claim}"),
         ErrorKind::InvalidIssuer => "the token's issuer is not accepted".into(),
         ErrorKind::InvalidAudience => "the token's audience is not accepted".into(),
         ErrorKind::Json(_) => "the token's claims are malformed".into(),
@@ -301,6 +327,42 @@ mod tests {
                 .unwrap();
             assert_eq!(actor.tenant.as_str(), "acme", "{alias}");
         }
+    }
+
+    #[test]
+    fn not_before_and_issued_at_in_the_future_are_refused_beyond_the_leeway() {
+        let auth = hs256(&mut Config::for_database("sqlite://x.db"));
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let verify = |extra: Value| auth.verify(&sign(Algorithm::HS256, &key, claims(extra)));
+        for (extra, reason) in [
+            (json!({ "nbf": now + 3600 }), "not valid yet"),
+            (json!({ "iat": now + 3600 }), "issued in the future"),
+        ] {
+            match verify(extra.clone()) {
+                Err(AuthError::Invalid(message)) => assert!(message.contains(reason), "{message}"),
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
+        // Clocks a little apart are within the leeway; the past is fine.
+        let skew = LEEWAY_SECS - 5;
+        assert!(verify(json!({ "nbf": now + skew, "iat": now + skew })).is_ok());
+        assert!(verify(json!({ "nbf": now - 60, "iat": now - 60 })).is_ok());
+    }
+
+    #[test]
+    fn a_token_without_sub_names_the_missing_claim() {
+        let auth = hs256(&mut Config::for_database("sqlite://x.db"));
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        let mut no_sub = claims(json!({}));
+        no_sub.as_object_mut().unwrap().remove("sub");
+        assert_eq!(
+            auth.verify(&sign(Algorithm::HS256, &key, no_sub)),
+            Err(AuthError::Invalid("missing claim sub".into()))
+        );
     }
 
     #[test]

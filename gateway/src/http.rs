@@ -14,7 +14,8 @@ mod swarm;
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use domain::actor::{Actor, Role};
@@ -68,6 +69,60 @@ pub fn router() -> Router<AppState> {
             get(support::get_assignment).put(support::put_assignment),
         )
         .fallback(|| async { WireError::not_found("no such route") })
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Every error answer is the JSON body README promises, also those axum
+/// makes itself: a query, path or body it cannot decode, a method not
+/// allowed, a body too large. Their texts say what was wrong, never more.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let code = match status {
+        StatusCode::UNAUTHORIZED => "AUTH_ERROR",
+        StatusCode::FORBIDDEN => "FORBIDDEN",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
+        s if s.is_server_error() => "INTERNAL_ERROR",
+        _ => "VALIDATION_ERROR",
+    };
+    let message = if status.is_server_error() {
+        "internal error; nothing was changed".to_owned()
+    } else {
+        let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&text).trim().to_owned();
+        if text.is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_owned()
+        } else {
+            text
+        }
+    };
+    let mut answer = (
+        status,
+        Json(json!({ "error": WireError::new(code, message) })),
+    )
+        .into_response();
+    // Keep what the client may act on (`Allow` with a 405, say).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// 200 once migrations ran (the server listens only after) and the store

@@ -287,7 +287,8 @@ pub async fn list(
     .bind(participant)
     .bind(reader)
     .bind(i64::from(query.limit))
-    .bind(query.offset as i64)
+    // A page far past the end is an empty page: never a negative OFFSET.
+    .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
     .fetch_all(db.pool())
     .await?;
     let mut items = Vec::with_capacity(rows.len());

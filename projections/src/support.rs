@@ -627,7 +627,7 @@ pub async fn list(
     }
     let rows = rows
         .bind(i64::from(query.limit))
-        .bind(offset as i64)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(db.pool())
         .await?;
     let views = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;

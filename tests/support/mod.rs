@@ -539,3 +539,71 @@ impl Drop for GatewayProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A Socket.IO client at the frame level, over a real WebSocket: for
+/// payloads a JSON library will not write (a lone surrogate escape, say).
+/// It speaks Engine.IO v4 / Socket.IO v5 text frames on namespace `/`.
+pub struct RawSocket {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl RawSocket {
+    /// Open, then connect to `/` with `auth`; waits for the server's CONNECT.
+    pub async fn connect(app: &TestApp, auth: Value) -> Self {
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", app.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("a websocket");
+        let mut raw = Self { ws };
+        let open = raw.next_text().await;
+        assert!(open.starts_with('0'), "an Engine.IO open packet: {open}");
+        raw.send_text(&format!("40{auth}")).await;
+        let connect = raw.next_text().await;
+        assert!(connect.starts_with("40"), "a CONNECT: {connect}");
+        raw
+    }
+
+    /// Send one Socket.IO packet as it is written (e.g. `42["ev",{…}]`).
+    pub async fn send_text(&mut self, frame: &str) {
+        use futures::SinkExt;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(frame))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next text frame; answers Engine.IO pings on the way.
+    async fn next_text(&mut self) -> String {
+        use futures::StreamExt;
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("an open websocket")
+                .expect("a frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+                if text.as_str() == "2" {
+                    self.send_text("3").await;
+                    continue;
+                }
+                return text.as_str().to_owned();
+            }
+        }
+    }
+
+    /// The payload of the next event named `event` (others are skipped).
+    pub async fn expect(&mut self, event: &str) -> Value {
+        loop {
+            let text = self.next_text().await;
+            let Some(body) = text.strip_prefix("42") else {
+                continue;
+            };
+            let packet: Value = serde_json::from_str(body).expect("an event packet");
+            if packet[0] == event {
+                return packet[1].clone();
+            }
+        }
+    }
+}

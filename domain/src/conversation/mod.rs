@@ -195,6 +195,25 @@ impl Conversation {
         if opened.tenant != tenant || opened.id != conversation || opened.kind != kind {
             return Err(not_found(kind, &conversation));
         }
+        // Access before state: a customer who never took part in this
+        // conversation is refused before any rule that looks at its state,
+        // so no answer tells them whether it is ended, assigned or empty.
+        // (Joining has rules of its own; leaving what one is not in is a
+        // no-op.)
+        let newcomer_rules = matches!(
+            action,
+            Action::Join | Action::Rejoin | Action::Start(_) | Action::Leave
+        );
+        if kind == Kind::Conversation
+            && actor.role == Role::Customer
+            && !newcomer_rules
+            && !self.admitted.contains(&actor.user)
+            && !self.is_member(&actor.user)
+        {
+            return Err(DomainError::Forbidden(
+                "only participants and staff may write to this conversation".into(),
+            ));
+        }
 
         match action {
             Action::Join | Action::Rejoin | Action::Start(_) => {
@@ -520,7 +539,10 @@ impl Conversation {
                     channel: e.channel,
                 });
                 self.admitted.insert(e.opened_by);
-                self.support.chatbot = e.support.is_some_and(|s| s.chatbot_id.is_some());
+                // Opened as a support conversation (a widget, the chatbot seed's
+                // join, the helpdesk or the stream): the assistant handles it
+                // first, however its customer signed in.
+                self.support.chatbot = e.support.is_some();
                 self.support.opened_at = Some(e.at);
                 self.support.last_activity = Some(e.at);
             }

@@ -3,7 +3,7 @@
 //! `ConversationStatus`, `IConversation` timestamps and metrics).
 //!
 //! ```text
-//! new ──first customer message──▶ active (ai with a chatbot)
+//! new ──first customer message──▶ active (ai when opened for support)
 //! new | active | ai ──escalate──▶ queued ──claim / agent joins / auto──▶ agent
 //! agent ──escalate (its agent or staff)──▶ escalated ──supervisor claims──▶ agent
 //! any but ended/closed ──end──▶ ended ──close (staff)──▶ closed
@@ -25,7 +25,7 @@ pub enum Status {
     New,
     /// The customer spoke; no chatbot, no agent.
     Active,
-    /// The customer spoke to a chatbot, which handles the conversation.
+    /// The customer spoke in a support conversation; the assistant handles it.
     Ai,
     /// Waiting for an agent.
     Queued,
@@ -328,6 +328,8 @@ impl MessageKind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct SupportState {
     pub status: Status,
+    /// Opened for support (with [`SupportDetails`]): handled by the
+    /// assistant first. (The name is kept: snapshots carry it.)
     pub chatbot: bool,
     pub opened_at: Option<Timestamp>,
     pub last_activity: Option<Timestamp>,

@@ -212,7 +212,9 @@ async fn answer(
     }
     let db = state.log.db();
     let view = projections::support::get(db, &key.tenant, &key.conversation).await?;
-    let Some(view) = view.filter(|v| v.chatbot_id.is_some()) else {
+    // Any support conversation, however its customer signed in (a widget
+    // key or a token): its status says whether the assistant handles it.
+    let Some(view) = view else {
         if caught_up {
             never.insert(key.clone(), ());
         }

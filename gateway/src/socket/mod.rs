@@ -185,7 +185,7 @@ async fn on_event(
     socket: SocketRef,
     Event(event): Event,
     PayloadSize(size): PayloadSize,
-    TryData(data): TryData<Value>,
+    Payload(data): Payload,
     ack: AckSender,
     AckRequested(ack_requested): AckRequested,
     State(state): State<AppState>,
@@ -197,15 +197,11 @@ async fn on_event(
         return;
     };
     let admitted = limit.check(Instant::now());
-    let call = Call::new(
-        state,
-        socket,
-        session,
-        event,
-        data.unwrap_or(Value::Null),
-        ack,
-    )
-    .ack_requested(ack_requested);
+    let (data, unreadable) = match data {
+        Ok(data) => (data, None),
+        Err(error) => (Value::Null, Some(error)),
+    };
+    let call = Call::new(state, socket, session, event, data, ack).ack_requested(ack_requested);
     let outcome = if let Err(retry_after) = admitted {
         Err(WireError::rate_limited(
             call.state.config.rate_limit_events,
@@ -217,6 +213,8 @@ async fn on_event(
             "PAYLOAD_TOO_LARGE",
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes; this one has {size}"),
         ))
+    } else if let Some(error) = unreadable {
+        Err(error)
     } else {
         // A bug in a handler must not take the connection down silently.
         match AssertUnwindSafe(dialects::dispatch(&call))
@@ -247,6 +245,45 @@ impl<A: Adapter> FromMessageParts<A> for AckRequested {
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
         Ok(AckRequested(ack_id.is_some()))
+    }
+}
+
+/// An event's payload, decoded: `Null` when the event has none, and a
+/// `VALIDATION_ERROR` when it is not JSON text (a lone surrogate escape,
+/// say), rather than a payload silently taken for a missing one.
+pub(crate) struct Payload(pub Result<Value, WireError>);
+
+impl<A: Adapter> FromMessageParts<A> for Payload {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        socket: &Arc<Socket<A>>,
+        value: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let decoded = match TryData::<Value>::from_message_parts(socket, value, ack_id) {
+            Ok(TryData(decoded)) => decoded,
+            Err(never) => match never {},
+        };
+        let error = match decoded {
+            Ok(payload) => return Ok(Payload(Ok(payload))),
+            Err(error) => error,
+        };
+        // Only on failure, so the common case parses once: an event with no
+        // payload fails too ("first element not found") but is JSON text.
+        use socketioxide::handler::Value as Raw;
+        let readable = match value {
+            // Decoded in full: skipping a string does not check its escapes.
+            Raw::Str(text, _) => serde_json::from_str::<Value>(text.as_str()).is_ok(),
+            Raw::Bytes(_) => true,
+        };
+        Ok(Payload(if readable {
+            Ok(Value::Null)
+        } else {
+            Err(WireError::validation(format!(
+                "the payload is not valid JSON text: {error}"
+            )))
+        }))
     }
 }
 

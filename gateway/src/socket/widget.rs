@@ -9,7 +9,11 @@
 //! connect handler greets or refuses the socket, as it does for tokens.
 //!
 //! A visitor becomes a customer of the key's tenant named "Visitor", with
-//! a user id of its own per connection (`visitor-{uuid}`), and its socket
+//! a user id of its own per connection (`visitor-{uuid}`), or, when the
+//! handshake names a `sessionId`, `visitor-{sessionId}`: the session is the
+//! visitor's bearer (as in the chatbot seed's `join-conversation`), so a
+//! visitor of a dialect without sessions (buddy) that reconnects is the
+//! same customer and may rejoin its conversations. Its socket
 //! carries a [`Widget`] naming its chatbot, for dialects to read with
 //! [`widget`]. Visitors are anonymous: no presence is recorded for them,
 //! and they do not join the organisation room (staff presence is not for
@@ -18,7 +22,7 @@
 use domain::DomainError;
 use domain::access_key::{KeyId, PresentedKey, unknown_key};
 use domain::actor::{Actor, Role};
-use domain::ids::{ChatbotId, UserId};
+use domain::ids::{ChatbotId, SessionId, UserId};
 use projections::access_keys;
 use serde_json::Value;
 use socketioxide::extract::{SocketRef, State, TryData};
@@ -65,7 +69,11 @@ pub(super) async fn check(
         return Ok(());
     };
     let outcome = match credentials {
-        Ok((key, chatbot)) => admit(&state, &key, chatbot).await,
+        Ok(Credentials {
+            key,
+            chatbot,
+            session,
+        }) => admit(&state, &key, chatbot, session).await,
         Err(error) => Err(error),
     };
     socket.extensions.insert(Outcome(outcome));
@@ -81,10 +89,19 @@ fn refused(message: impl Into<String>) -> WireError {
     WireError::new(WIDGET_VALIDATION_ERROR, message)
 }
 
-/// `widgetKey` and `chatbotId` of a handshake, parsed. `None` when there is
-/// no widget key at all (a client with no credentials is told `NO_AUTH`).
-/// Errors never repeat the key: it may be a real one with a typo.
-fn credentials(handshake: &Value) -> Option<Result<(PresentedKey, ChatbotId), WireError>> {
+/// A widget handshake, parsed.
+struct Credentials {
+    key: PresentedKey,
+    chatbot: ChatbotId,
+    /// The visitor's session, when the handshake names one.
+    session: Option<SessionId>,
+}
+
+/// `widgetKey`, `chatbotId` and the optional `sessionId` of a handshake,
+/// parsed. `None` when there is no widget key at all (a client with no
+/// credentials is told `NO_AUTH`). Errors never repeat the key: it may be a
+/// real one with a typo.
+fn credentials(handshake: &Value) -> Option<Result<Credentials, WireError>> {
     let key = match handshake.get("widgetKey") {
         None | Some(Value::Null) => return None,
         Some(Value::String(key)) if key.is_empty() => return None,
@@ -102,7 +119,18 @@ fn credentials(handshake: &Value) -> Option<Result<(PresentedKey, ChatbotId), Wi
             }
             Some(_) => return Err(refused("chatbotId must be a string")),
         };
-        Ok((key, chatbot))
+        let session = match handshake.get("sessionId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => {
+                Some(SessionId::parse(raw.as_str()).map_err(|e| refused(e.to_string()))?)
+            }
+            Some(_) => return Err(refused("sessionId must be a string")),
+        };
+        Ok(Credentials {
+            key,
+            chatbot,
+            session,
+        })
     })();
     Some(parsed)
 }
@@ -113,6 +141,7 @@ async fn admit(
     state: &AppState,
     key: &PresentedKey,
     chatbot: ChatbotId,
+    session: Option<SessionId>,
 ) -> Result<(Actor, Widget), WireError> {
     // A key issued or revoked just before must count at once.
     state.read_your_writes(access_keys::NAME).await;
@@ -128,9 +157,13 @@ async fn admit(
         DomainError::Forbidden(reason) => refused(format!("widget key refused: {reason}")),
         other => refused(other.to_string()),
     })?;
-    let visitor = format!("visitor-{}", uuid::Uuid::new_v4().simple());
+    let visitor = match session {
+        Some(session) => format!("visitor-{session}"),
+        None => format!("visitor-{}", uuid::Uuid::new_v4().simple()),
+    };
     let actor = Actor {
-        user: UserId::parse(visitor).map_err(|e| WireError::internal(&e))?,
+        // Only a session id can make this invalid (too long for a user id).
+        user: UserId::parse(visitor).map_err(|e| refused(format!("sessionId: {e}")))?,
         tenant,
         role: Role::Customer,
         name: Some("Visitor".to_owned()),
@@ -153,19 +186,29 @@ mod tests {
         format!("pk_abc123_{SECRET}")
     }
 
-    fn code_and_message(found: Option<Result<(PresentedKey, ChatbotId), WireError>>) -> String {
-        let error = found.expect("widget credentials").expect_err("refused");
+    fn code_and_message(found: Option<Result<Credentials, WireError>>) -> String {
+        let Err(error) = found.expect("widget credentials") else {
+            panic!("expected a refusal");
+        };
         assert_eq!(error.code, WIDGET_VALIDATION_ERROR);
         error.message
     }
 
     #[test]
     fn a_key_and_a_chatbot_are_widget_credentials() {
-        let (key, chatbot) = credentials(&json!({ "widgetKey": key(), "chatbotId": "bot-1" }))
-            .unwrap()
-            .unwrap();
-        assert_eq!(key.key_id().as_str(), "abc123");
-        assert_eq!(chatbot.as_str(), "bot-1");
+        let Some(Ok(found)) = credentials(&json!({ "widgetKey": key(), "chatbotId": "bot-1" }))
+        else {
+            panic!("expected widget credentials");
+        };
+        assert_eq!(found.key.key_id().as_str(), "abc123");
+        assert_eq!(found.chatbot.as_str(), "bot-1");
+        assert!(found.session.is_none());
+        let Some(Ok(found)) = credentials(
+            &json!({ "widgetKey": key(), "chatbotId": "bot-1", "sessionId": "sess-9" }),
+        ) else {
+            panic!("expected widget credentials");
+        };
+        assert_eq!(found.session.unwrap().as_str(), "sess-9");
     }
 
     #[test]
@@ -189,6 +232,8 @@ mod tests {
             json!({ "widgetKey": key() }),
             json!({ "widgetKey": key(), "chatbotId": 7 }),
             json!({ "widgetKey": key(), "chatbotId": "a:b" }),
+            json!({ "widgetKey": key(), "chatbotId": "bot-1", "sessionId": 5 }),
+            json!({ "widgetKey": key(), "chatbotId": "bot-1", "sessionId": "" }),
         ] {
             let message = code_and_message(credentials(&handshake));
             assert!(!message.contains(SECRET), "{message}");

@@ -160,6 +160,70 @@ fn with_a_chatbot_the_customers_first_message_puts_the_conversation_in_ai_handli
 }
 
 #[test]
+fn a_support_conversation_of_a_signed_in_customer_is_in_ai_handling_too() {
+    // Opened through the chatbot seed's join by a token user: no widget, so
+    // no chatbot id, and the seed's assistant answers them all the same.
+    let mut history = opened_by(&customer());
+    if let ConversationEvent::ConversationOpened(opened) = &mut history[0] {
+        opened.support = Some(SupportDetails {
+            session_id: Some(crate::ids::SessionId::parse("sess-1").unwrap()),
+            ..SupportDetails::default()
+        });
+    }
+    ConversationTest::with(())
+        .given(history)
+        .when(command(
+            &customer(),
+            1,
+            Action::PostMessage(new_message("Hello!")),
+        ))
+        .then_expect_events(vec![
+            posted_event(&customer(), "Hello!", 1),
+            activated(Status::Ai, 1),
+        ]);
+}
+
+#[test]
+fn a_plain_conversation_becomes_active_not_ai() {
+    ConversationTest::with(())
+        .given(opened_by(&customer()))
+        .when(command(
+            &customer(),
+            1,
+            Action::PostMessage(new_message("Hello!")),
+        ))
+        .then_expect_events(vec![
+            posted_event(&customer(), "Hello!", 1),
+            activated(Status::Active, 1),
+        ]);
+}
+
+#[test]
+fn another_customer_learns_nothing_of_the_state_of_a_conversation() {
+    // Ended: a state-first check would answer INVALID_STATE ("has ended").
+    let mut history = handled();
+    history.push(ended(&agent(), EndReason::Resolved, 30));
+    let stranger = actor("eve", Role::Customer);
+    for action in [
+        end(EndReason::UserEnded),
+        Action::Escalate { reason: None },
+        Action::Rate {
+            rating: Rating::parse("good").unwrap(),
+            comment: None,
+        },
+        Action::PostMessage(new_message("hi")),
+        Action::StartTyping,
+    ] {
+        ConversationTest::with(())
+            .given(history.clone())
+            .when(command(&stranger, 31, action))
+            .then_expect_error(DomainError::Forbidden(
+                "only participants and staff may write to this conversation".into(),
+            ));
+    }
+}
+
+#[test]
 fn the_customer_escalates_an_active_conversation_into_the_queue() {
     ConversationTest::with(())
         .given(active())

@@ -1,7 +1,10 @@
 //! Rendering projection updates into buddy events and rooms.
 //!
-//! Conversation rooms hear `new_message`, `user_joined`, `user_left` and
-//! `user_typing`; robot messages not yet shared reach the staff room only.
+//! Conversation rooms hear `new_message`, `user_joined`, `user_left`,
+//! `user_typing` (someone started typing) and Parley's
+//! `user_stopped_typing` (the same fields, when they stop: the seed has no
+//! stop event, and its clients show "X is typing…" on every `user_typing`);
+//! robot messages not yet shared reach the staff room only.
 //! The dashboard hears:
 //! - `conversation_created {conversation, createdBy, initialParticipants,
 //!   timestamp}` when a conversation opens (its opener is its first
@@ -137,9 +140,15 @@ fn conversation_events(update: &Update) -> Vec<(String, &'static str, Value, boo
             let age = Utc::now().signed_duration_since(update.recorded_at);
             let fresh = !age.to_std().is_ok_and(|age| age > TYPING_FRESHNESS);
             if let Some(room) = conversation_of(room).filter(|_| fresh) {
+                // A seed client shows "X is typing…" on every `user_typing`:
+                // a stop has an event of its own.
                 events.push((
                     conversation_room(room),
-                    "user_typing",
+                    if *started {
+                        "user_typing"
+                    } else {
+                        "user_stopped_typing"
+                    },
                     json!({
                         "conversationId": room.id.as_str(),
                         "userId": user_id.as_str(),

@@ -1,8 +1,10 @@
-//! `typing_start {conversationId, userId, userName}` and `typing_stop
-//! {conversationId, userId}` → `user_typing {conversationId, userId,
-//! userName, isTyping}` to the others in the room, through the projection
-//! (`isTyping` is Parley's: the seed has one event for both). The name
-//! shown is the token's; the payload's `userName` is not used.
+//! `typing_start {conversationId, userId, userName}` → `user_typing
+//! {conversationId, userId, userName, isTyping: true}`, and `typing_stop
+//! {conversationId, userId}` → Parley's `user_stopped_typing` (same fields,
+//! `isTyping: false`), to the others in the room, through the projection.
+//! The seed has no stop event and its clients show "X is typing…" on every
+//! `user_typing`, so a stop is never sent under that name. The name shown
+//! is the token's; the payload's `userName` is not used.
 
 use domain::conversation::Action;
 use serde::Deserialize;

@@ -2,7 +2,8 @@
 //! knowledge base and the conversation and record nothing.
 //!
 //! - `join-knowledge-room {tenantId}` → `knowledge-room-joined {tenantId}`
-//!   (the caller's own tenant only).
+//!   (the caller's own tenant only; otherwise the seed's
+//!   `JOIN_KNOWLEDGE_ERROR`).
 //! - `search-knowledge {query, category?, tags?}` →
 //!   `knowledge-search-results {query, results, totalResults}`.
 //! - `request-rag-response {query}` → `rag-response {query, response,
@@ -49,12 +50,17 @@ struct JoinKnowledge {
     tenant_id: Option<String>,
 }
 
+/// The seed's code for every refusal of `join-knowledge-room`.
+fn join_failed(message: impl Into<String>) -> WireError {
+    WireError::new("JOIN_KNOWLEDGE_ERROR", message)
+}
+
 pub async fn join(call: &Call) -> Result<(), WireError> {
-    let request: JoinKnowledge = call.parse()?;
+    let request: JoinKnowledge = call.parse().map_err(|e| join_failed(e.message))?;
     if let Some(tenant) = &request.tenant_id
         && tenant != call.actor.tenant.as_str()
     {
-        return Err(WireError::forbidden("tenantId is not the caller's tenant"));
+        return Err(join_failed("tenantId is not the caller's tenant"));
     }
     call.socket.join(knowledge_room(call));
     call.reply(
