@@ -50,6 +50,11 @@ impl Gateway {
             .env("PARLEY_ADDR", "127.0.0.1:0")
             // A load generator's client sends far more than a person does.
             .env("PARLEY_RATE_LIMIT_EVENTS", "1000000000")
+            .env("PARLEY_USER_RATE_LIMIT_EVENTS", "1000000000")
+            .env("PARLEY_KEY_RATE_LIMIT_EVENTS", "1000000000")
+            .env("PARLEY_IP_RATE_LIMIT_EVENTS", "1000000000")
+            // Every connection comes from this one machine.
+            .env("PARLEY_MAX_CONNECTIONS_PER_IP", "1000000")
             .env("RUST_LOG", "warn,gateway::app=info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

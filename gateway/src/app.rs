@@ -82,7 +82,9 @@ pub async fn serve(
     );
     let support = crate::support::Support::new(&log, &config);
     let assistant = crate::assistant::Assistant::from_config(&config)?;
+    let limits = crate::limits::Limits::from_config(&config);
     let state = AppState::new(Inner {
+        limits,
         support,
         config,
         log,

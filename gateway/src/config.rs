@@ -67,6 +67,46 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rate_limit_window_secs: u64,
 
+    /// Events one user may send per rate-limit window over all their
+    /// connections (it survives reconnects).
+    #[arg(long, env = "PARLEY_USER_RATE_LIMIT_EVENTS", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub user_rate_limit_events: u32,
+
+    /// Events per rate-limit window for all the clients of one widget or
+    /// API key together.
+    #[arg(long, env = "PARLEY_KEY_RATE_LIMIT_EVENTS", default_value_t = 3000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub key_rate_limit_events: u32,
+
+    /// Events per rate-limit window from one client address, for clients
+    /// of a widget or API key (anonymous visitors).
+    #[arg(long, env = "PARLEY_IP_RATE_LIMIT_EVENTS", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ip_rate_limit_events: u32,
+
+    /// Users, keys and addresses each budget remembers at most (idle ones
+    /// are forgotten after a window).
+    #[arg(long, env = "PARLEY_RATE_LIMIT_MAX_KEYS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_max_keys: u64,
+
+    /// Connections one user may have open at once.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_USER", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_user: u32,
+
+    /// Connections one client address (an IPv6 /64) may have open at once.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_IP", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
+    /// Reverse proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client address.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::limits::parse_trusted)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Seconds without a socket or a heartbeat after which a user is shown
     /// offline.
     #[arg(long, env = "PARLEY_PRESENCE_TIMEOUT_SECS", default_value_t = 60,
@@ -204,5 +244,15 @@ mod tests {
         assert_eq!(config.rejoin_page_size, 100);
         assert_eq!(config.presence_timeout(), Duration::from_secs(60));
         assert_eq!(config.idle_timeout(), Some(Duration::from_secs(1800)));
+        assert_eq!(config.user_rate_limit_events, 200);
+        assert_eq!(config.max_connections_per_user, 20);
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses_and_networks() {
+        let config = Config::parse_from(["gateway", "--trusted-proxies", "10.0.0.0/8,192.0.2.1"]);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(Config::try_parse_from(["gateway", "--trusted-proxies", "proxy"]).is_err());
     }
 }

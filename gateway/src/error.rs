@@ -101,7 +101,7 @@ impl WireError {
             "NOT_FOUND" => StatusCode::NOT_FOUND,
             "CONFLICT" | "INVALID_STATE" => StatusCode::CONFLICT,
             "PAYLOAD_TOO_LARGE" => StatusCode::PAYLOAD_TOO_LARGE,
-            "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED" | "TOO_MANY_CONNECTIONS" => StatusCode::TOO_MANY_REQUESTS,
             "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
             "INTERNAL_ERROR" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,

@@ -16,6 +16,7 @@
 //! - [`commands`]: running domain commands with metadata and retries.
 //! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
+//! - [`limits`]: budgets and connection caps that hold across reconnects.
 //! - [`support`]: support settings, the policy runner (auto-assignment, idle
 //!   timeout) and the support JSON shapes.
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
@@ -28,6 +29,7 @@ pub mod config;
 pub mod dialects;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod presence;
 pub mod socket;
 pub mod state;

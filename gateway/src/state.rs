@@ -59,6 +59,8 @@ pub struct Inner {
     pub closing: tokio_util::sync::CancellationToken,
     /// The assistant's answers being written on this node.
     pub assistant: crate::assistant::Assistant,
+    /// Event budgets and connection caps across reconnects, on this node.
+    pub limits: crate::limits::Limits,
 }
 
 impl AppState {

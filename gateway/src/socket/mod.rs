@@ -20,11 +20,11 @@ use socketioxide::socket::Socket;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::auth::{self, AuthError};
 use crate::dialects;
 use crate::error::WireError;
+use crate::limits::{Allowance, Client, Slot};
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -62,8 +62,18 @@ async fn on_connect(
             AuthError::Missing.to_string(),
         )),
     };
-    let (actor, widget) = match authenticated {
-        Ok(authenticated) => authenticated,
+    // Counted once authenticated: refused handshakes hold no slot.
+    let admitted = authenticated.and_then(|(actor, widget)| {
+        let ip = state.limits.client_ip(socket.req_parts());
+        let client = match &widget {
+            Some(widget) => Client::Key(&widget.key_id),
+            None => Client::User(&actor),
+        };
+        let (allowance, slot) = state.limits.connect(client, ip)?;
+        Ok((actor, widget, allowance, slot))
+    });
+    let (actor, widget, allowance, slot) = match admitted {
+        Ok(admitted) => admitted,
         Err(error) => {
             tracing::info!(socket = %socket.id, code = error.code, "connection refused");
             let _ = socket.emit("error", &error);
@@ -90,10 +100,8 @@ async fn on_connect(
             }
         }
     }
-    socket.extensions.insert(RateLimit::new(
-        state.config.rate_limit_events,
-        Duration::from_secs(state.config.rate_limit_window_secs),
-    ));
+    socket.extensions.insert(slot);
+    socket.extensions.insert(allowance);
     let actor = Arc::new(actor);
     socket.extensions.insert(Session(actor.clone()));
     socket
@@ -135,6 +143,9 @@ fn on_disconnect(
     State(state): State<AppState>,
 ) -> impl Future<Output = ()> + Send {
     let in_flight = state.inflight.token();
+    // The connection counts go back at once (dropping the socket would
+    // too, but tasks may hold it a while).
+    socket.extensions.remove::<Slot>();
     async move {
         clean_up(&state, &socket).await;
         drop(in_flight);
@@ -190,24 +201,20 @@ async fn on_event(
     AckRequested(ack_requested): AckRequested,
     State(state): State<AppState>,
 ) {
-    let (Some(session), Some(limit)) = (
+    let (Some(session), Some(allowance)) = (
         socket.extensions.get::<Session>(),
-        socket.extensions.get::<RateLimit>(),
+        socket.extensions.get::<Allowance>(),
     ) else {
         return;
     };
-    let admitted = limit.check(Instant::now());
+    let admitted = allowance.admit(&state.limits);
     let (data, unreadable) = match data {
         Ok(data) => (data, None),
         Err(error) => (Value::Null, Some(error)),
     };
     let call = Call::new(state, socket, session, event, data, ack).ack_requested(ack_requested);
-    let outcome = if let Err(retry_after) = admitted {
-        Err(WireError::rate_limited(
-            call.state.config.rate_limit_events,
-            call.state.config.rate_limit_window_secs,
-            retry_after,
-        ))
+    let outcome = if let Err(refused) = admitted {
+        Err(refused)
     } else if size > MAX_EVENT_BYTES {
         Err(WireError::new(
             "PAYLOAD_TOO_LARGE",

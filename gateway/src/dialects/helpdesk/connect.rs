@@ -1,7 +1,7 @@
 //! Connecting to `/helpdesk`, and the router of its events.
 
 use domain::DomainError;
-use domain::access_key::{KeyKind, PresentedKey, unknown_key};
+use domain::access_key::{KeyId, KeyKind, PresentedKey, unknown_key};
 use domain::ids::SessionId;
 use futures::FutureExt;
 use projections::access_keys;
@@ -10,12 +10,12 @@ use socketioxide::extract::{AckSender, Event as EventName, SocketRef, State, Try
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use super::{Credential, Event, dispatch, envelope};
 use crate::auth::AuthError;
 use crate::error::WireError;
-use crate::socket::{MAX_EVENT_BYTES, RateLimit};
+use crate::limits::{Allowance, Client, Slot};
+use crate::socket::MAX_EVENT_BYTES;
 use crate::state::AppState;
 
 /// This dialect's state of a socket: who it speaks for, and the session it
@@ -34,11 +34,16 @@ pub(super) struct SocketState {
 pub struct Refusal {
     status: u16,
     message: String,
+    code: Option<&'static str>,
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let body = envelope(self.status, "", &self.message, json!({}));
+        let data = match self.code {
+            Some(code) => json!({ "code": code }),
+            None => json!({}),
+        };
+        let body = envelope(self.status, "", &self.message, data);
         write!(f, "{body}")
     }
 }
@@ -47,6 +52,7 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
     Refusal {
         status,
         message: message.into(),
+        code: None,
     }
 }
 
@@ -75,10 +81,23 @@ pub async fn check(
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
+    // Counted once authenticated; the slot goes with the socket, however
+    // the connection ends.
+    let ip = state.limits.client_ip(socket.req_parts());
+    let admit = |client: Client<'_>| {
+        state.limits.connect(client, ip).map_err(|error| Refusal {
+            status: 429,
+            message: error.message,
+            code: Some(error.code),
+        })
+    };
+    let admitted;
     let credential = match param("token_source").as_deref() {
         Some("api") => {
             let key = param("token").ok_or_else(|| refuse(400, "token is required"))?;
-            Credential::ApiKey(api_key(&state, &key).await?)
+            let (tenant, key_id) = api_key(&state, &key).await?;
+            admitted = admit(Client::Key(&key_id))?;
+            Credential::ApiKey(tenant)
         }
         None | Some("jwt") => {
             let token = handshake_token.or_else(|| param("token")).ok_or_else(|| {
@@ -91,6 +110,7 @@ pub async fn check(
                 .auth
                 .verify(&token)
                 .map_err(|e: AuthError| refuse(401, e.to_string()))?;
+            admitted = admit(Client::User(&actor))?;
             Credential::Token(actor)
         }
         Some(other) => {
@@ -100,6 +120,9 @@ pub async fn check(
             ));
         }
     };
+    let (allowance, slot) = admitted;
+    socket.extensions.insert(slot);
+    socket.extensions.insert(allowance);
     socket
         .extensions
         .insert(super::HelpdeskSocket::new(credential));
@@ -107,7 +130,7 @@ pub async fn check(
 }
 
 /// The tenant of a valid, unrevoked API key. Errors never repeat the key.
-async fn api_key(state: &AppState, raw: &str) -> Result<domain::ids::TenantId, Refusal> {
+async fn api_key(state: &AppState, raw: &str) -> Result<(domain::ids::TenantId, KeyId), Refusal> {
     let key = PresentedKey::parse(raw).map_err(|_| refuse(401, "invalid API key"))?;
     // A key issued or revoked just before must count at once.
     state.read_your_writes(access_keys::NAME).await;
@@ -128,25 +151,28 @@ async fn api_key(state: &AppState, raw: &str) -> Result<domain::ids::TenantId, R
     if record.kind != KeyKind::Api {
         return Err(refuse(401, "this key is not an API key"));
     }
-    Ok(found.tenant)
+    Ok((found.tenant, key.key_id().clone()))
 }
 
-pub async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
+pub async fn on_connect(socket: SocketRef) {
     let Some(hd) = socket.extensions.get::<HelpdeskSocket>() else {
         let _ = socket.disconnect();
         return;
     };
     socket.join(socket.id.to_string());
-    socket.extensions.insert(RateLimit::new(
-        state.config.rate_limit_events,
-        Duration::from_secs(state.config.rate_limit_window_secs),
-    ));
     tracing::debug!(socket = %socket.id, tenant = %hd.tenant(), "helpdesk connected");
     socket.on_fallback(on_event);
+    // The connection counts go back at once (dropping the socket would
+    // too, but tasks may hold it a while).
+    socket.on_disconnect(release_slot);
     let _ = socket.emit(
         "connected",
         &envelope(200, &socket.id.to_string(), "Connected", json!({})),
     );
+}
+
+async fn release_slot(socket: SocketRef) {
+    socket.extensions.remove::<Slot>();
 }
 
 async fn on_event(
@@ -156,9 +182,9 @@ async fn on_event(
     ack: AckSender,
     State(state): State<AppState>,
 ) {
-    let (Some(hd), Some(limit)) = (
+    let (Some(hd), Some(allowance)) = (
         socket.extensions.get::<HelpdeskSocket>(),
-        socket.extensions.get::<RateLimit>(),
+        socket.extensions.get::<Allowance>(),
     ) else {
         return;
     };
@@ -172,12 +198,8 @@ async fn on_event(
         ack: Mutex::new(Some(ack)),
         hd,
     };
-    let outcome = if let Err(retry_after) = limit.check(Instant::now()) {
-        Err(WireError::rate_limited(
-            event.state.config.rate_limit_events,
-            event.state.config.rate_limit_window_secs,
-            retry_after,
-        ))
+    let outcome = if let Err(refused) = allowance.admit(&event.state.limits) {
+        Err(refused)
     } else if size > MAX_EVENT_BYTES {
         Err(WireError::new(
             "PAYLOAD_TOO_LARGE",

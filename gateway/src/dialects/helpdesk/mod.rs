@@ -10,7 +10,8 @@
 //! `POST /api/v1/keys`) or a JWT (`auth.token`, `?token=`). A refused
 //! connection gets Socket.IO's `connect_error` whose message is the
 //! envelope as JSON text (`{"status_code":401,…}`): 401 for a bad, revoked
-//! or widget key or token, 400 for a malformed request. Connected, the
+//! or widget key or token, 400 for a malformed request, 429 with `data:
+//! {code: "TOO_MANY_CONNECTIONS"}` past a connection cap (see `limits`). Connected, the
 //! socket hears `connected` with the envelope `{status_code: 200, sid,
 //! message: "Connected", data: {}}`.
 //!
@@ -68,7 +69,11 @@ pub fn error_envelope(sid: &str, error: &WireError) -> Value {
         "UNAVAILABLE" => 503,
         _ => 500,
     };
-    envelope(status, sid, &error.message, json!({ "code": error.code }))
+    let mut data = json!({ "code": error.code });
+    if let Some(retry_after_ms) = error.retry_after_ms {
+        data["retryAfterMs"] = json!(retry_after_ms);
+    }
+    envelope(status, sid, &error.message, data)
 }
 
 pub fn customer_room(tenant: &TenantId, session: &SessionId) -> String {

@@ -10,13 +10,12 @@ use futures::{SinkExt, StreamExt};
 use projections::update::Change;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{CHATBOT, chat, escalate};
 use crate::assistant::{ReplyEvent, ReplyKey};
 use crate::error::WireError;
-use crate::socket::rate_limit::RateLimit;
+use crate::limits::{Allowance, Slot};
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -62,7 +61,7 @@ pub struct Conn {
     pub origin: Origin,
     /// The user's conversation, once there is one.
     pub conversation: Option<ConversationId>,
-    limit: RateLimit,
+    allowance: Allowance,
 }
 
 impl Conn {
@@ -87,24 +86,27 @@ pub fn message(kind: &str, fields: Value) -> Value {
 
 /// `error {message, code}`: what went wrong, never internals.
 pub fn error(error: &WireError) -> Value {
-    message(
-        "error",
-        json!({ "message": error.message, "code": error.code }),
-    )
+    let mut fields = json!({ "message": error.message, "code": error.code });
+    if let Some(retry_after_ms) = error.retry_after_ms {
+        fields["retryAfterMs"] = json!(retry_after_ms);
+    }
+    message("error", fields)
 }
 
-pub async fn run(state: AppState, actor: Actor, origin: Origin, socket: WebSocket) {
+pub async fn run(
+    state: AppState,
+    actor: Actor,
+    origin: Origin,
+    (allowance, _slot): (Allowance, Slot),
+    socket: WebSocket,
+) {
     let (mut sink, mut frames) = socket.split();
-    let limit = RateLimit::new(
-        state.config.rate_limit_events,
-        std::time::Duration::from_secs(state.config.rate_limit_window_secs),
-    );
     let mut conn = Conn {
         conversation: None,
         state: state.clone(),
         actor,
         origin,
-        limit,
+        allowance,
     };
     tracing::debug!(user = %conn.actor.user, tenant = %conn.actor.tenant, "stream connected");
     let mut out: Vec<Value> = vec![message(
@@ -241,12 +243,7 @@ async fn receive(conn: &mut Conn, text: &str) -> Vec<Value> {
         if kind == "ping" {
             return Ok(vec![message("pong", json!({}))]);
         }
-        if conn.limit.check(Instant::now()).is_err() {
-            return Err(WireError::new(
-                "RATE_LIMITED",
-                "too many messages; slow down and try again shortly",
-            ));
-        }
+        conn.allowance.admit(&conn.state.limits)?;
         match kind.as_str() {
             "chat" => chat::handle(conn, &value).await,
             "human-escalation" => escalate::handle(conn, &value).await,

@@ -11,7 +11,10 @@
 //!   `escalate`; `human-escalation-response {message}`;
 //! - `ping` → `pong`;
 //! - anything else (not JSON, no `type`, an unknown type, a bad field):
-//!   `error {message}`, nothing written, the connection kept.
+//!   `error {message}`, nothing written, the connection kept;
+//! - past a rate limit (every message but `ping` counts): `error {code:
+//!   "RATE_LIMITED", retryAfterMs}`. Past a connection cap the upgrade is
+//!   refused with 429 and `TOO_MANY_CONNECTIONS` (see `limits`).
 //!
 //! Every message carries a `timestamp`. An agent's replies (after an
 //! escalation) arrive like the assistant's, as one `stream-start`, one
@@ -37,6 +40,7 @@ use std::net::SocketAddr;
 
 use crate::error::WireError;
 use crate::http::Caller;
+use crate::limits::Client;
 use crate::state::AppState;
 
 pub const DIALECT: &str = "stream";
@@ -64,8 +68,15 @@ pub async fn upgrade(
         return WireError::forbidden("the stream is a customer's chat: a customer token is needed")
             .into_response();
     }
+    // The slot moves into the connection; an upgrade that never completes
+    // drops it, and with it the counts.
+    let ip = state.limits.client_ip_of(peer, &headers);
+    let admitted = match state.limits.connect(Client::User(&actor), Some(ip)) {
+        Ok(admitted) => admitted,
+        Err(error) => return error.into_response(),
+    };
     let origin = connection::Origin::from_request(&headers, peer);
     upgrade
         .max_message_size(crate::socket::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| connection::run(state, actor, origin, socket))
+        .on_upgrade(move |socket| connection::run(state, actor, origin, admitted, socket))
 }
