@@ -28,18 +28,41 @@ pub(super) struct SocketState {
     pub session: Option<SessionId>,
 }
 
-/// A refused connection: Socket.IO sends `connect_error` with this as its
-/// message, the envelope as JSON text.
+/// A refused connection. socketioxide sends `connect_error` with this
+/// error's text as the packet's payload, `{"message": text}`, and has no
+/// way to add `data`. So the text is the whole payload, `{message, data}`
+/// as JSON, and the workspace's patched Socket.IO parser (see
+/// `vendor/socketioxide-parser-common`) writes such a text as that object:
+/// socket.io-client v4 reads it as `err.message` (readable) and `err.data`
+/// (the seed's envelope, `data: {code}`).
 #[derive(Debug)]
 pub struct Refusal {
     status: u16,
     message: String,
 }
 
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self.status {
+            400 => "VALIDATION_ERROR",
+            401 => "AUTH_ERROR",
+            _ => "INTERNAL_ERROR",
+        }
+    }
+
+    /// What `connect_error` carries: `{message, data: envelope}`.
+    pub fn payload(&self) -> Value {
+        let data = json!({ "code": self.code() });
+        json!({
+            "message": self.message,
+            "data": envelope(self.status, "", &self.message, data),
+        })
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let body = envelope(self.status, "", &self.message, json!({}));
-        write!(f, "{body}")
+        write!(f, "{}", self.payload())
     }
 }
 
