@@ -15,8 +15,11 @@ both_backends!(
     a_customer_is_answered_by_sate_then_served_by_an_agent_closes_and_reviews,
     a_session_may_have_three_open_conversations_and_the_fourth_is_refused,
     a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time,
-    bad_keys_and_malformed_connections_are_refused_with_their_status,
+    bad_keys_and_malformed_connections_are_refused_with_the_envelope_in_connect_error_data,
     bad_input_gets_an_envelope_with_a_4xx_status_and_writes_nothing,
+    a_customer_who_names_another_customers_session_hears_none_of_its_answers_and_cannot_use_its_tickets,
+    staff_of_the_tenant_may_enter_any_ticket_of_their_tenant_and_no_other,
+    a_client_may_enter_its_conversation_before_naming_its_session_as_the_seeds_clients_do,
 );
 
 const LIVEKIT_SECRET: &str = "livekit-secret-livekit-secret-32";
@@ -47,6 +50,16 @@ async fn customer(app: &TestApp, key: &str) -> TestClient {
         hello["sid"].as_str().is_some_and(|s| !s.is_empty()),
         "{hello}"
     );
+    client
+}
+
+/// A `/helpdesk` client signed in with a JWT, greeted.
+async fn signed_in(app: &TestApp, tenant: &str, user: &str, role: &str) -> TestClient {
+    let auth = json!({ "token": token(tenant, user, role) });
+    let mut client = TestClient::connect_namespace(&app.url(), "/helpdesk", Some(auth))
+        .await
+        .expect("a connection");
+    ok(&client.expect("connected").await);
     client
 }
 
@@ -389,7 +402,20 @@ async fn a_call_gets_a_livekit_token_for_its_room_and_one_call_at_a_time(backend
     app.stop().await;
 }
 
-async fn bad_keys_and_malformed_connections_are_refused_with_their_status(backend: Backend) {
+/// What a refused handshake sent: `connect_error`'s payload.
+async fn connect_error(client: &mut TestClient) -> Value {
+    let refusal = client.expect("error").await;
+    // rust_socketio hands a CONNECT_ERROR's payload over as text.
+    let text = refusal.as_str().unwrap_or_default();
+    let payload = text
+        .strip_prefix("Received an ConnectError frame: ")
+        .unwrap_or_else(|| panic!("not a connect error: {refusal}"));
+    serde_json::from_str(payload).unwrap_or_else(|e| panic!("{e}: {payload}"))
+}
+
+async fn bad_keys_and_malformed_connections_are_refused_with_the_envelope_in_connect_error_data(
+    backend: Backend,
+) {
     let app = TestApp::spawn(backend).await;
     let key = api_key(&app, "acme").await;
     let (status, widget) = app
@@ -402,24 +428,43 @@ async fn bad_keys_and_malformed_connections_are_refused_with_their_status(backen
     assert_eq!(status, 201);
     let widget_key = widget["key"].as_str().unwrap();
     let base = app.url();
-    for (query, status) in [
-        (format!("?token_source=api&token={key}x"), 401),
-        ("?token_source=api&token=pk_nope_nope".to_owned(), 401),
-        (format!("?token_source=api&token={widget_key}"), 401),
-        ("?token_source=api".to_owned(), 400),
-        ("?token_source=carrier-pigeon&token=x".to_owned(), 400),
-        (String::new(), 400),
-        ("?token=not-a-jwt".to_owned(), 401),
+    for (query, status, code) in [
+        (format!("?token_source=api&token={key}x"), 401, "AUTH_ERROR"),
+        (
+            "?token_source=api&token=pk_nope_nope".to_owned(),
+            401,
+            "AUTH_ERROR",
+        ),
+        (
+            format!("?token_source=api&token={widget_key}"),
+            401,
+            "AUTH_ERROR",
+        ),
+        ("?token_source=api".to_owned(), 400, "VALIDATION_ERROR"),
+        (
+            "?token_source=carrier-pigeon&token=x".to_owned(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (String::new(), 400, "VALIDATION_ERROR"),
+        ("?token=not-a-jwt".to_owned(), 401, "AUTH_ERROR"),
     ] {
         let mut client =
             TestClient::connect_namespace(&format!("{base}{query}"), "/helpdesk", None)
                 .await
                 .expect("a transport");
-        let refusal = client.expect("error").await;
-        let text = refusal.as_str().unwrap_or_default().replace('\\', "");
+        // As socket.io-client v4 reads it: `err.message`, `err.data`.
+        let error = connect_error(&mut client).await;
+        let message = error["message"].as_str().unwrap_or_default();
         assert!(
-            text.contains(&format!("\"status_code\":{status}")),
-            "{query}: {refusal}"
+            !message.is_empty() && !message.starts_with('{'),
+            "{query}: a readable message: {error}"
+        );
+        assert!(!message.contains(&key), "never repeats the key: {error}");
+        assert_eq!(
+            error["data"],
+            json!({ "status_code": status, "sid": "", "message": message, "data": { "code": code } }),
+            "{query}"
         );
     }
     // A JWT customer connects too.
@@ -447,7 +492,10 @@ async fn bad_keys_and_malformed_connections_are_refused_with_their_status(backen
     )
     .await
     .unwrap();
-    assert!(revoked.expect("error").await.to_string().contains("401"));
+    assert_eq!(
+        connect_error(&mut revoked).await["data"]["status_code"],
+        401
+    );
     app.stop().await;
 }
 
@@ -536,5 +584,302 @@ async fn bad_input_gets_an_envelope_with_a_4xx_status_and_writes_nothing(backend
     )
     .await;
     ok(&still);
+    app.stop().await;
+}
+
+/// `event` with `payload` is refused exactly as it would be for a
+/// conversation that does not exist: 404, the same message.
+async fn refused_as_unknown(client: &mut TestClient, event: &str, payload: Value, ticket: &str) {
+    let unknown = "hd-nosuchconversation";
+    let answer = refused(client, event, payload.clone()).await;
+    let text = payload.to_string().replace(ticket, unknown);
+    let baseline = refused(client, event, serde_json::from_str(&text).unwrap()).await;
+    assert_eq!(answer["status_code"], 404, "{event}: {answer}");
+    assert_eq!(answer["data"], baseline["data"], "{event}");
+    assert_eq!(
+        answer["message"].as_str().unwrap().replace(ticket, unknown),
+        baseline["message"].as_str().unwrap(),
+        "{event}: the refusal tells nothing about the conversation"
+    );
+}
+
+async fn a_customer_who_names_another_customers_session_hears_none_of_its_answers_and_cannot_use_its_tickets(
+    backend: Backend,
+) {
+    let db = Arc::new(TestDatabase::new(backend).await);
+    let app = TestApp::spawn_on(db.clone()).await;
+    password_article(&app).await;
+    let mut alice = signed_in(&app, "acme", "alice", "customer").await;
+    ok(&ask(
+        &mut alice,
+        "enter_customer_support",
+        json!({ "session_id": "alice-session" }),
+        "enter_customer_support",
+    )
+    .await);
+    let ticket = first_message(&mut alice, "alice-session", "Where can I track my order?").await;
+    alice
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+
+    // Eve names Alice's session: she gets a session of her own by that name.
+    let mut eve = signed_in(&app, "acme", "eve", "customer").await;
+    ok(&ask(
+        &mut eve,
+        "enter_customer_support",
+        json!({ "session_id": "alice-session" }),
+        "enter_customer_support",
+    )
+    .await);
+    // Alice goes on; SATE answers her, and only her.
+    let echo = ask(
+        &mut alice,
+        "support",
+        json!({ "session_id": "alice-session", "message": "My order number is #4567", "attachment": false, "ticket_chat_id": ticket }),
+        "support_echo",
+    )
+    .await;
+    ok(&echo);
+    alice
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    eve.expect_none("support").await;
+
+    // Nothing of Alice's conversation is Eve's, and she cannot tell it exists.
+    let before = app.event_count().await;
+    for (event, payload) in [
+        ("enter_support", json!({ "ticket_chat_id": ticket })),
+        (
+            "support",
+            json!({ "session_id": "alice-session", "message": "Eve here", "attachment": false, "ticket_chat_id": ticket }),
+        ),
+        (
+            "mark_conversation_read",
+            json!({ "ticket_chat_id": ticket, "entity": "customer" }),
+        ),
+        ("close_support", json!({ "ticket_chat_id": ticket })),
+        (
+            "review_support",
+            json!({ "ticket_chat_id": ticket, "rating": "1" }),
+        ),
+        ("close_call_support", json!({ "ticket_chat_id": ticket })),
+    ] {
+        refused_as_unknown(&mut eve, event, payload, &ticket).await;
+    }
+    assert_eq!(app.event_count().await, before, "Eve wrote nothing");
+    // Nor does an integrator's API key that names the same session.
+    let key = api_key(&app, "acme").await;
+    let mut integrator = customer(&app, &key).await;
+    ok(&ask(
+        &mut integrator,
+        "enter_customer_support",
+        json!({ "session_id": "alice-session" }),
+        "enter_customer_support",
+    )
+    .await);
+    refused_as_unknown(
+        &mut integrator,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        &ticket,
+    )
+    .await;
+
+    // Eve's own conversation under that name is hers alone, and does not
+    // count against Alice's three.
+    first_message(&mut eve, "alice-session", "Where can I track my order?").await;
+    eve.expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    for n in 0..2 {
+        first_message(&mut alice, "alice-session", &format!("Question {n}")).await;
+    }
+    alice.drain("support").await;
+    eve.drain("support").await;
+    alice.expect_none("support").await;
+    integrator.expect_none("support").await;
+    app.stop().await;
+
+    // Ownership is durable: after a restart, it holds just the same.
+    let app = TestApp::spawn_on(db).await;
+    let mut eve = signed_in(&app, "acme", "eve", "customer").await;
+    refused_as_unknown(
+        &mut eve,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        &ticket,
+    )
+    .await;
+    let mut alice = signed_in(&app, "acme", "alice", "customer").await;
+    ok(&ask(
+        &mut alice,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        "enter_support",
+    )
+    .await);
+    ok(&ask(
+        &mut eve,
+        "enter_customer_support",
+        json!({ "session_id": "alice-session" }),
+        "enter_customer_support",
+    )
+    .await);
+    ok(&ask(
+        &mut alice,
+        "support",
+        json!({ "session_id": "alice-session", "message": "Is it shipped?", "attachment": false, "ticket_chat_id": ticket }),
+        "support_echo",
+    )
+    .await);
+    alice
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    eve.expect_none("support").await;
+    app.stop().await;
+}
+
+async fn staff_of_the_tenant_may_enter_any_ticket_of_their_tenant_and_no_other(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    password_article(&app).await;
+    let key = api_key(&app, "acme").await;
+    let mut ana = customer(&app, &key).await;
+    let ticket = first_message(&mut ana, "customer_5", "Where can I track my order?").await;
+    ana.expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+
+    let mut bob = signed_in(&app, "acme", "bob", "agent").await;
+    let joined = ask(
+        &mut bob,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        "enter_support",
+    )
+    .await;
+    assert_eq!(joined["message"], "Joined support room");
+    ok(&joined);
+    ok(&ask(
+        &mut ana,
+        "support",
+        json!({ "session_id": "customer_5", "message": "Order #4567", "attachment": false, "ticket_chat_id": ticket }),
+        "support_echo",
+    )
+    .await);
+    let heard = bob
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    assert_eq!(ok(&heard)["ticket_chat_id"], ticket.as_str());
+
+    // Another tenant's staff cannot tell it exists; a customer of the
+    // tenant cannot enter it either.
+    let mut other = signed_in(&app, "globex", "gus", "supervisor").await;
+    refused_as_unknown(
+        &mut other,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        &ticket,
+    )
+    .await;
+    let mut carl = signed_in(&app, "acme", "carl", "customer").await;
+    refused_as_unknown(
+        &mut carl,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        &ticket,
+    )
+    .await;
+    other.expect_none("support").await;
+    carl.expect_none("support").await;
+    app.stop().await;
+}
+
+async fn a_client_may_enter_its_conversation_before_naming_its_session_as_the_seeds_clients_do(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    password_article(&app).await;
+    let key = api_key(&app, "acme").await;
+    let mut first = customer(&app, &key).await;
+    let ticket = first_message(&mut first, "customer_123", "Where can I track my order?").await;
+    first
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+
+    // Reconnected, the client sends what it buffered (the conversation it
+    // follows) before its `connect` handler names the session.
+    let mut again = customer(&app, &key).await;
+    let joined = ask(
+        &mut again,
+        "enter_support",
+        json!({ "ticket_chat_id": ticket }),
+        "enter_support",
+    )
+    .await;
+    assert_eq!(joined["message"], "Joined support room");
+    ok(&joined);
+    ok(&ask(
+        &mut again,
+        "mark_conversation_read",
+        json!({ "ticket_chat_id": ticket, "entity": "customer" }),
+        "mark_conversation_read",
+    )
+    .await);
+    ok(&ask(
+        &mut again,
+        "enter_customer_support",
+        json!({ "session_id": "customer_123" }),
+        "enter_customer_support",
+    )
+    .await);
+    // The connection serves the conversation's session from then on.
+    let other = refused(
+        &mut again,
+        "enter_customer_support",
+        json!({ "session_id": "customer_456" }),
+    )
+    .await;
+    assert_eq!(other["status_code"], 403, "{other}");
+    // SATE's next answer reaches it, once.
+    ok(&ask(
+        &mut first,
+        "support",
+        json!({ "session_id": "customer_123", "message": "Order #4567", "attachment": false, "ticket_chat_id": ticket }),
+        "support_echo",
+    )
+    .await);
+    first
+        .expect_where("support", |v| v["data"]["sender"] == "sate")
+        .await;
+    let heard = again.drain("support").await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!(ok(&heard[0])["sender"], "sate");
+
+    // A JWT customer's new connection may do the same with its own.
+    let mut alice = signed_in(&app, "acme", "alice", "customer").await;
+    let mine = first_message(&mut alice, "phone", "Where can I track my order?").await;
+    let mut tablet = signed_in(&app, "acme", "alice", "customer").await;
+    ok(&ask(
+        &mut tablet,
+        "enter_support",
+        json!({ "ticket_chat_id": mine }),
+        "enter_support",
+    )
+    .await);
+
+    // A conversation that is not the client's binds nothing.
+    let mut fresh = customer(&app, &key).await;
+    refused_as_unknown(
+        &mut fresh,
+        "enter_support",
+        json!({ "ticket_chat_id": mine }),
+        &mine,
+    )
+    .await;
+    ok(&ask(
+        &mut fresh,
+        "enter_customer_support",
+        json!({ "session_id": "customer_789" }),
+        "enter_customer_support",
+    )
+    .await);
     app.stop().await;
 }

@@ -940,18 +940,22 @@ pub async fn latest_open_for_user(
         .map_err(|e| ProjectionError::Decode(e.to_string()))
 }
 
-/// How many conversations of the session are open (not ended or closed).
-pub async fn open_for_session(
+/// How many conversations `user` opened under `session` are open (not
+/// ended or closed): sessions are scoped to their owner.
+pub async fn open_for_customer(
     db: &Db,
     tenant: &TenantId,
     session: &SessionId,
+    user: &UserId,
 ) -> Result<u64, ProjectionError> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM support_conversations \
-         WHERE tenant = $1 AND session_id = $2 AND status NOT IN ('ended', 'closed')",
+         WHERE tenant = $1 AND session_id = $2 AND user_id = $3 \
+         AND status NOT IN ('ended', 'closed')",
     )
     .bind(tenant.as_str())
     .bind(session.as_str())
+    .bind(user.as_str())
     .fetch_one(db.pool())
     .await?;
     Ok(u64::try_from(n).unwrap_or_default())

@@ -8,6 +8,7 @@
 //! conversation id (the customer is its participant), so calls are events
 //! like everything else. `ticket_call_id` is `{ticket_chat_id}-{session}`.
 
+use domain::actor::Actor;
 use domain::call::{Call, CallAction, CallCommand, LeaveReason, RoomName};
 use domain::conversation::Status;
 use domain::ids::{ConversationId, SessionId};
@@ -16,7 +17,7 @@ use projections::calls;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::conversations::{open, origin, owned};
+use super::conversations::{Ticket, open, origin, ticket};
 use super::{Event, conversation_room, customer_room, envelope};
 use crate::commands;
 use crate::error::WireError;
@@ -83,7 +84,7 @@ fn call_room(id: &ConversationId) -> Result<RoomName, WireError> {
 
 async fn call_command(
     event: &Event,
-    actor: &domain::actor::Actor,
+    actor: &Actor,
     command: &'static str,
     room: &RoomName,
     action: CallAction,
@@ -113,15 +114,16 @@ async fn call_command(
 async fn broadcast(
     event: &Event,
     session: &SessionId,
+    customer: &Actor,
     id: &ConversationId,
     name: &str,
     body: &Value,
 ) {
-    let tenant = event.hd.tenant();
+    let tenant = &customer.tenant;
     let to = event
         .socket
-        .within(conversation_room(&tenant, id))
-        .within(customer_room(&tenant, session))
+        .within(conversation_room(tenant, id))
+        .within(customer_room(tenant, session, &customer.user))
         .within(event.socket.id.to_string());
     if let Err(error) = to.emit(name, body).await {
         tracing::debug!(%error, name, "helpdesk call broadcast not delivered everywhere");
@@ -147,7 +149,7 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
     let (session, actor) = event.session()?;
     let id = match event.optional_text("ticket_chat_id")? {
         Some(raw) => {
-            let view = owned(event, &session, &raw).await?;
+            let view = ticket(event, &raw).await?.view;
             match view.status {
                 Status::Agent | Status::Escalated | Status::Queued => {
                     return Err(WireError::new(
@@ -201,13 +203,16 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
         data["url"] = json!(url);
     }
     let body = envelope(200, &event.socket.id.to_string(), "Call started", data);
-    broadcast(event, &session, &id, "call_support", &body).await;
+    broadcast(event, &session, &actor, &id, "call_support", &body).await;
     Ok(())
 }
 
 pub async fn close(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.bound_or_named()?;
-    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let Ticket {
+        view,
+        session,
+        customer: actor,
+    } = ticket(event, &event.text("ticket_chat_id")?).await?;
     let room = call_room(&view.room.id)?;
     event.state.read_your_writes(calls::NAME).await;
     let db = event.state.log.db();
@@ -234,7 +239,15 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
         "call_end_time": after.and_then(|(_, _, _, ended)| ended).map(wire_time).unwrap_or_else(|| wire_time(now)),
     });
     let body = envelope(200, &event.socket.id.to_string(), "Call ended", data);
-    broadcast(event, &session, &view.room.id, "close_call_support", &body).await;
+    broadcast(
+        event,
+        &session,
+        &actor,
+        &view.room.id,
+        "close_call_support",
+        &body,
+    )
+    .await;
     Ok(())
 }
 

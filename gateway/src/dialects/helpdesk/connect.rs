@@ -28,8 +28,13 @@ pub(super) struct SocketState {
     pub session: Option<SessionId>,
 }
 
-/// A refused connection: Socket.IO sends `connect_error` with this as its
-/// message, the envelope as JSON text.
+/// A refused connection. socketioxide sends `connect_error` with this
+/// error's text as the packet's payload, `{"message": text}`, and has no
+/// way to add `data`. So the text is the whole payload, `{message, data}`
+/// as JSON, and the workspace's patched Socket.IO parser (see
+/// `vendor/socketioxide-parser-common`) writes such a text as that object:
+/// socket.io-client v4 reads it as `err.message` (readable) and `err.data`
+/// (the seed's envelope, `data: {code}`).
 #[derive(Debug)]
 pub struct Refusal {
     status: u16,
@@ -37,14 +42,28 @@ pub struct Refusal {
     code: Option<&'static str>,
 }
 
+impl Refusal {
+    fn code(&self) -> &'static str {
+        self.code.unwrap_or(match self.status {
+            400 => "VALIDATION_ERROR",
+            401 => "AUTH_ERROR",
+            _ => "INTERNAL_ERROR",
+        })
+    }
+
+    /// What `connect_error` carries: `{message, data: envelope}`.
+    pub fn payload(&self) -> Value {
+        let data = json!({ "code": self.code() });
+        json!({
+            "message": self.message,
+            "data": envelope(self.status, "", &self.message, data),
+        })
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data = match self.code {
-            Some(code) => json!({ "code": code }),
-            None => json!({}),
-        };
-        let body = envelope(self.status, "", &self.message, data);
-        write!(f, "{body}")
+        write!(f, "{}", self.payload())
     }
 }
 

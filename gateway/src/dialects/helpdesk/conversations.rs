@@ -29,8 +29,18 @@ pub async fn enter_customer(event: &Event) -> Result<(), WireError> {
 }
 
 pub async fn enter(event: &Event) -> Result<(), WireError> {
-    let (session, _) = event.bound_or_named()?;
-    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let raw = event.text("ticket_chat_id")?;
+    let view = match event.hd.staff() {
+        // Staff may follow any conversation of their tenant.
+        Some(staff) => {
+            let id = ticket_id(&raw)?;
+            event.state.read_your_writes(support::NAME).await;
+            support::get(event.state.log.db(), &staff.tenant, &id)
+                .await?
+                .ok_or_else(|| unknown(&raw))?
+        }
+        None => ticket(event, &raw).await?.view,
+    };
     event
         .socket
         .join(conversation_room(&view.room.tenant, &view.room.id));
@@ -39,9 +49,7 @@ pub async fn enter(event: &Event) -> Result<(), WireError> {
 }
 
 pub async fn leave(event: &Event) -> Result<(), WireError> {
-    let raw = event.text("ticket_chat_id")?;
-    let id = ConversationId::parse(raw)
-        .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))?;
+    let id = ticket_id(&event.text("ticket_chat_id")?)?;
     event
         .socket
         .leave(conversation_room(&event.hd.tenant(), &id));
@@ -49,18 +57,62 @@ pub async fn leave(event: &Event) -> Result<(), WireError> {
     Ok(())
 }
 
-/// The conversation `raw`, if it is this tenant's and this session's.
-pub async fn owned(
-    event: &Event,
-    session: &SessionId,
-    raw: &str,
-) -> Result<SupportView, WireError> {
-    let id = ConversationId::parse(raw)
-        .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))?;
+fn ticket_id(raw: &str) -> Result<ConversationId, WireError> {
+    ConversationId::parse(raw)
+        .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))
+}
+
+/// The one answer for a conversation that is not the socket's, whether it
+/// is another customer's, another tenant's or nobody's.
+fn unknown(raw: &str) -> WireError {
+    WireError::not_found(format!("no conversation {raw} for this session"))
+}
+
+/// The conversation `raw` and the customer acting on it, if it is the
+/// socket's customer's: opened under the session the event names or the
+/// socket serves, by the user that session is (see the module's comment
+/// on ownership). A socket that has named no session yet takes the
+/// conversation's, if its customer owns it: the seed's clients may send
+/// `enter_support` first (socket.io-client sends emits buffered while
+/// connecting before its `connect` handler names the session, and events
+/// run concurrently). Whose it is is settled before its state counts for
+/// anything, and every refusal is the same: another's conversation cannot
+/// be told from one that does not exist.
+pub async fn ticket(event: &Event, raw: &str) -> Result<Ticket, WireError> {
+    let id = ticket_id(raw)?;
+    let named = event.named_or_bound()?;
     event.state.read_your_writes(support::NAME).await;
-    let view = support::get(event.state.log.db(), &event.hd.tenant(), &id).await?;
-    view.filter(|v| v.session_id.as_ref() == Some(session))
-        .ok_or_else(|| WireError::not_found(format!("no conversation {raw} for this session")))
+    let view = support::get(event.state.log.db(), &event.hd.tenant(), &id)
+        .await?
+        .ok_or_else(|| unknown(raw))?;
+    let Some(opened_under) = view.session_id.clone() else {
+        return Err(unknown(raw));
+    };
+    let (session, customer) = match named.clone() {
+        Some(named) => named,
+        None => {
+            let customer = event.hd.customer(&opened_under)?;
+            (opened_under.clone(), customer)
+        }
+    };
+    if session != opened_under || customer.user != view.user_id {
+        return Err(unknown(raw));
+    }
+    if named.is_none() {
+        event.hd.bind(&session)?;
+    }
+    Ok(Ticket {
+        view,
+        session,
+        customer,
+    })
+}
+
+/// A conversation of the socket's customer.
+pub struct Ticket {
+    pub view: SupportView,
+    pub session: SessionId,
+    pub customer: Actor,
 }
 
 pub(super) fn origin(actor: &Actor) -> Origin<'_> {
@@ -92,8 +144,8 @@ pub(super) async fn run(
     .await
 }
 
-/// One lock per (tenant, session): counting open conversations and opening
-/// one happen as one step on this node.
+/// One lock per (tenant, session, owner): counting open conversations and
+/// opening one happen as one step on this node.
 static OPENING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     LazyLock::new(Default::default);
 
@@ -103,7 +155,7 @@ pub(super) async fn open(
     session: &SessionId,
     actor: &Actor,
 ) -> Result<ConversationId, WireError> {
-    let key = format!("{}\n{session}", actor.tenant);
+    let key = format!("{}\n{session}\n{}", actor.tenant, actor.user);
     let lock = OPENING
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -114,7 +166,8 @@ pub(super) async fn open(
         let _turn = lock.lock().await;
         event.state.read_your_writes(support::NAME).await;
         let open =
-            support::open_for_session(event.state.log.db(), &actor.tenant, session).await?;
+            support::open_for_customer(event.state.log.db(), &actor.tenant, session, &actor.user)
+                .await?;
         if open >= MAX_OPEN {
             return Err(WireError::validation(format!(
                 "this session has {open} open conversations, the most allowed: close one (close_support) first"
@@ -173,7 +226,7 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
     let body = MessageBody::parse(text).map_err(WireError::from)?;
     let id = match event.optional_text("ticket_chat_id")? {
         Some(raw) => {
-            let view = owned(event, &session, &raw).await?;
+            let view = ticket(event, &raw).await?.view;
             if view.status.is_over() {
                 return Err(WireError::new(
                     "INVALID_STATE",
@@ -206,8 +259,11 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
 }
 
 pub async fn mark_read(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.bound_or_named()?;
-    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let Ticket {
+        view,
+        customer: actor,
+        ..
+    } = ticket(event, &event.text("ticket_chat_id")?).await?;
     let entity = event.text("entity")?;
     if entity != "customer" {
         return Err(WireError::validation(
@@ -248,8 +304,11 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
 }
 
 pub async fn close(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.bound_or_named()?;
-    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let Ticket {
+        view,
+        customer: actor,
+        ..
+    } = ticket(event, &event.text("ticket_chat_id")?).await?;
     run(
         event,
         &actor,
@@ -280,8 +339,11 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
 }
 
 pub async fn review(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.bound_or_named()?;
-    let view = owned(event, &session, &event.text("ticket_chat_id")?).await?;
+    let Ticket {
+        view,
+        customer: actor,
+        ..
+    } = ticket(event, &event.text("ticket_chat_id")?).await?;
     let raw = match event.data.get("rating") {
         Some(Value::String(s)) => s.clone(),
         // A number is what many clients send for "5".
@@ -311,14 +373,4 @@ pub async fn review(event: &Event) -> Result<(), WireError> {
         }),
     );
     Ok(())
-}
-
-impl Event {
-    /// The session the event names (binding it), or else the socket's.
-    pub fn bound_or_named(&self) -> Result<(SessionId, Actor), WireError> {
-        match self.data.get("session_id") {
-            Some(Value::String(_)) => self.session(),
-            _ => self.bound(),
-        }
-    }
 }

@@ -8,25 +8,40 @@
 //!
 //! Connecting: `?token_source=api&token=API_KEY` (an `api` key of
 //! `POST /api/v1/keys`) or a JWT (`auth.token`, `?token=`). A refused
-//! connection gets Socket.IO's `connect_error` whose message is the
-//! envelope as JSON text (`{"status_code":401,…}`): 401 for a bad, revoked
-//! or widget key or token, 400 for a malformed request, 429 with `data:
-//! {code: "TOO_MANY_CONNECTIONS"}` past a connection cap (see `limits`). Connected, the
-//! socket hears `connected` with the envelope `{status_code: 200, sid,
-//! message: "Connected", data: {}}`.
+//! connection gets Socket.IO's `connect_error` whose `message` is readable
+//! text and whose `data` (`err.data` in socket.io-client v4) is the
+//! envelope `{status_code, sid: "", message, data: {code}}`: 401 for a bad,
+//! revoked or widget key or token, 400 for a malformed request, 429 with
+//! `data: {code: "TOO_MANY_CONNECTIONS"}` past a connection cap (see
+//! `limits`). Connected, the socket hears `connected` with the envelope
+//! `{status_code: 200, sid, message: "Connected", data: {}}`.
 //!
 //! The customer is the `session_id` of the events: with an API key, user
 //! `hd-{session_id}`; with a JWT, the token's user. A socket serves one
 //! session: the first it names (`enter_customer_support`, `support`,
-//! `call_support`); another later is 403.
+//! `call_support`), or the session of the first conversation it names
+//! (`enter_support` and the other events that name only a
+//! `ticket_chat_id`); another later is 403.
 //!
-//! Rooms: `helpdesk:{tenant}:customer:{session}` (the customer's own: joined
-//! by `enter_customer_support` and by the first `support`) and
+//! Sessions belong to their owner. The owner of a conversation is durable:
+//! the support read model holds the session it was opened under and the
+//! user who opened it (`hd-{session}` with an API key, the token's user
+//! with a JWT), both from the event that opened it, on either store and
+//! across restarts. A conversation is a socket's when both match the
+//! socket's; anything else is answered as an unknown conversation would be.
+//! Session names are scoped to their owner: a JWT customer naming a name
+//! another customer uses gets a session of their own by that name (its
+//! room is named by owner and session), so naming reveals nothing about
+//! others and no one can take a name from its owner. Staff of the tenant
+//! may `enter_support` any conversation of the tenant.
+//!
+//! Rooms: `helpdesk:{tenant}:customer:{session}:{user}` (the customer's
+//! own: joined by `enter_customer_support` and by the first `support`) and
 //! `helpdesk:{tenant}:conversation:{id}` (`enter_support`).
 //!
-//! At most [`MAX_OPEN`] open conversations per session: the check and the
-//! opening are serialized per session on this node (two nodes could each
-//! let one more through at the same instant).
+//! At most [`MAX_OPEN`] open conversations per session (of its owner): the
+//! check and the opening are serialized per session on this node (two
+//! nodes could each let one more through at the same instant).
 
 mod calls;
 mod connect;
@@ -76,8 +91,10 @@ pub fn error_envelope(sid: &str, error: &WireError) -> Value {
     envelope(status, sid, &error.message, data)
 }
 
-pub fn customer_room(tenant: &TenantId, session: &SessionId) -> String {
-    format!("helpdesk:{tenant}:customer:{session}")
+/// The room of `owner`'s session. Tenants and sessions cannot hold `:`
+/// and the user comes last, so two different triples never share a room.
+pub fn customer_room(tenant: &TenantId, session: &SessionId, owner: &UserId) -> String {
+    format!("helpdesk:{tenant}:customer:{session}:{owner}")
 }
 
 pub fn conversation_room(tenant: &TenantId, id: &ConversationId) -> String {
@@ -151,25 +168,28 @@ impl Event {
     }
 
     /// The session the event names, bound to the socket (the first one
-    /// named), and the customer it is.
+    /// named), and the customer it is; the socket joins the customer's room.
     pub fn session(&self) -> Result<(SessionId, Actor), WireError> {
         let raw = self.text("session_id")?;
         let session = SessionId::parse(raw)
             .map_err(|e| WireError::validation(format!("invalid session_id: {e}")))?;
         self.hd.bind(&session)?;
-        self.socket.join(customer_room(&self.hd.tenant(), &session));
-        Ok((session.clone(), self.hd.customer(&session)?))
+        let customer = self.hd.customer(&session)?;
+        self.socket
+            .join(customer_room(&customer.tenant, &session, &customer.user));
+        Ok((session, customer))
     }
 
-    /// The socket's session, once one was named.
-    pub fn bound(&self) -> Result<(SessionId, Actor), WireError> {
-        let session = self.hd.session().ok_or_else(|| {
-            WireError::new(
-                "VALIDATION_ERROR",
-                "name your session first (enter_customer_support or support with session_id)",
-            )
-        })?;
-        Ok((session.clone(), self.hd.customer(&session)?))
+    /// The session the event names (binding it), or else the socket's, if
+    /// either.
+    pub fn named_or_bound(&self) -> Result<Option<(SessionId, Actor)>, WireError> {
+        if let Some(Value::String(_)) = self.data.get("session_id") {
+            return self.session().map(Some);
+        }
+        self.hd
+            .session()
+            .map(|session| Ok((session.clone(), self.hd.customer(&session)?)))
+            .transpose()
     }
 }
 
@@ -203,6 +223,14 @@ impl HelpdeskSocket {
 
     pub fn session(&self) -> Option<SessionId> {
         self.with(|s| s.session.clone())
+    }
+
+    /// The signed-in staff member the socket speaks for, if it is one.
+    pub fn staff(&self) -> Option<Actor> {
+        self.with(|s| match &s.credential {
+            Credential::Token(actor) if actor.role.is_staff() => Some(actor.clone()),
+            _ => None,
+        })
     }
 
     fn bind(&self, session: &SessionId) -> Result<(), WireError> {

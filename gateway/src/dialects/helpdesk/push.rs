@@ -14,7 +14,7 @@
 use domain::actor::Role;
 use domain::call::RoomName;
 use domain::conversation::Kind;
-use domain::ids::{ConversationId, SessionId, TenantId};
+use domain::ids::{ConversationId, SessionId, TenantId, UserId};
 use projections::Update;
 use projections::conversation_messages::MessageView;
 use projections::support::SupportChange;
@@ -27,8 +27,9 @@ use super::{NAMESPACE, conversation_room, customer_room, envelope};
 use crate::state::AppState;
 use crate::wire_time;
 
-/// Helpdesk conversations' sessions, remembered (they never change).
-static SESSIONS: LazyLock<moka::sync::Cache<(TenantId, ConversationId), SessionId>> =
+/// Helpdesk conversations' sessions and their owners, remembered (they
+/// never change).
+static SESSIONS: LazyLock<moka::sync::Cache<(TenantId, ConversationId), Owner>> =
     LazyLock::new(|| moka::sync::Cache::new(100_000));
 
 fn is_helpdesk(id: &ConversationId) -> bool {
@@ -45,7 +46,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                 r if r.is_staff() => "customer_support",
                 _ => return,
             };
-            let Some(session) = session(state, &m.room.tenant, &m.room.id).await else {
+            let Some(owner) = owner(state, &m.room.tenant, &m.room.id).await else {
                 return;
             };
             let data = message(m, event == "support");
@@ -53,7 +54,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                 io,
                 &m.room.tenant,
                 &m.room.id,
-                &session,
+                &owner,
                 event,
                 "Message sent successfully",
                 data,
@@ -64,6 +65,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
             let Some(session) = view.session_id.clone() else {
                 return;
             };
+            let owner = (session, view.user_id.clone());
             let (tenant, id) = (&view.room.tenant, &view.room.id);
             match change {
                 SupportChange::AgentAssigned { .. } => {
@@ -76,7 +78,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                         io,
                         tenant,
                         id,
-                        &session,
+                        &owner,
                         "support_handler_changed",
                         "Handler changed",
                         data,
@@ -88,7 +90,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                             io,
                             tenant,
                             id,
-                            &session,
+                            &owner,
                             "sate_left_call",
                             "SATE left the call",
                             data,
@@ -106,7 +108,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                         io,
                         tenant,
                         id,
-                        &session,
+                        &owner,
                         "customer_support_closed",
                         "Conversation closed",
                         data,
@@ -141,21 +143,27 @@ fn message(m: &MessageView, by_sate: bool) -> Value {
     })
 }
 
-async fn session(state: &AppState, tenant: &TenantId, id: &ConversationId) -> Option<SessionId> {
+/// A conversation's session and the user who opened it: whose room hears it.
+type Owner = (SessionId, UserId);
+
+async fn owner(state: &AppState, tenant: &TenantId, id: &ConversationId) -> Option<Owner> {
     let key = (tenant.clone(), id.clone());
-    if let Some(session) = SESSIONS.get(&key) {
-        return Some(session);
+    if let Some(owner) = SESSIONS.get(&key) {
+        return Some(owner);
     }
     let view = projections::support::get(state.log.db(), tenant, id).await;
-    let session = match view {
-        Ok(view) => view?.session_id?,
+    let owner = match view {
+        Ok(view) => {
+            let view = view?;
+            (view.session_id?, view.user_id)
+        }
         Err(error) => {
             tracing::warn!(%error, conversation = %id, "helpdesk push: cannot read the conversation");
             return None;
         }
     };
-    SESSIONS.insert(key, session.clone());
-    Some(session)
+    SESSIONS.insert(key, owner.clone());
+    Some(owner)
 }
 
 /// The call going on in the conversation, if any: its `ticket_call_id`.
@@ -177,7 +185,7 @@ async fn emit(
     io: &SocketIo,
     tenant: &TenantId,
     id: &ConversationId,
-    session: &SessionId,
+    (session, user): &Owner,
     event: &str,
     message: &str,
     data: Value,
@@ -187,7 +195,7 @@ async fn emit(
     };
     let sockets = ns
         .within(conversation_room(tenant, id))
-        .within(customer_room(tenant, session))
+        .within(customer_room(tenant, session, user))
         .sockets();
     for socket in sockets {
         let body = envelope(200, &socket.id.to_string(), message, data.clone());
