@@ -295,7 +295,7 @@ impl<A: Adapter> FromMessageParts<A> for Payload {
 }
 
 /// The raw size of an event's payload, measured before decoding.
-struct PayloadSize(usize);
+pub(crate) struct PayloadSize(pub usize);
 
 impl<A: Adapter> FromMessageParts<A> for PayloadSize {
     type Error = Infallible;

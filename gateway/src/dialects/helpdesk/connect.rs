@@ -15,7 +15,7 @@ use super::{Credential, Event, dispatch, envelope};
 use crate::auth::AuthError;
 use crate::error::WireError;
 use crate::limits::{Allowance, Client, Slot};
-use crate::socket::MAX_EVENT_BYTES;
+use crate::socket::{MAX_EVENT_BYTES, Payload, PayloadSize};
 use crate::state::AppState;
 
 /// This dialect's state of a socket: who it speaks for, and the session it
@@ -197,7 +197,8 @@ async fn release_slot(socket: SocketRef) {
 async fn on_event(
     socket: SocketRef,
     EventName(name): EventName,
-    TryData(data): TryData<Value>,
+    PayloadSize(size): PayloadSize,
+    Payload(data): Payload,
     ack: AckSender,
     State(state): State<AppState>,
 ) {
@@ -207,8 +208,10 @@ async fn on_event(
     ) else {
         return;
     };
-    let data = data.unwrap_or(Value::Null);
-    let size = data.to_string().len();
+    let (data, unreadable) = match data {
+        Ok(data) => (data, None),
+        Err(error) => (Value::Null, Some(error)),
+    };
     let event = Event {
         state,
         socket,
@@ -224,6 +227,8 @@ async fn on_event(
             "PAYLOAD_TOO_LARGE",
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes"),
         ))
+    } else if let Some(error) = unreadable {
+        Err(error)
     } else if !event.data.is_object() && !event.data.is_null() {
         Err(WireError::validation("the payload must be a JSON object"))
     } else {
