@@ -1,7 +1,9 @@
 //! lvng calls end to end: join, transcription, leave, disconnect, and the
-//! transcript over REST.
+//! transcript over REST. A room named after nothing (like the seed's
+//! `call_engineering_standup`) is a staff room; customers take part in the
+//! calls of their conversations and channels (room = its id).
 
-use e2e::{TestApp, TestClient, both_backends, token};
+use e2e::{TestApp, TestClient, both_backends, join, token};
 use serde_json::{Value, json};
 use store::Backend;
 
@@ -12,6 +14,9 @@ both_backends!(
     leaving_and_disconnecting_tell_the_others_the_reason,
     after_the_last_leaves_the_transcript_is_readable_over_rest_in_order,
     customers_read_only_transcripts_of_calls_they_took_part_in,
+    a_customer_who_joins_a_room_after_its_call_ended_reads_only_their_own_session,
+    a_customer_may_join_only_the_call_of_a_conversation_they_take_part_in,
+    a_conversation_opened_under_a_staff_rooms_name_does_not_let_its_customer_in,
     bad_call_payloads_are_validation_errors_and_change_nothing,
     analysts_may_not_join_a_call,
     a_graceful_shutdown_records_that_everyone_in_a_call_left,
@@ -37,7 +42,7 @@ async fn transcribe(client: &TestClient, room: &str, speaker: &str, text: &str) 
 
 async fn joining_tells_the_caller_and_the_others_in_the_call(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut bob = app.client("acme", "bob", "agent").await;
     let mut eve = app.client("acme", "eve", "agent").await;
     let joined = join_call(&mut ana, "call_engineering_standup").await;
@@ -76,7 +81,7 @@ async fn joining_tells_the_caller_and_the_others_in_the_call(backend: Backend) {
 
 async fn transcription_reaches_everyone_in_the_call_and_nobody_else(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut bob = app.client("acme", "bob", "agent").await;
     let mut eve = app.client("acme", "eve", "agent").await;
     // The same room name in another tenant is another call.
@@ -125,7 +130,7 @@ async fn someone_not_in_the_call_may_not_send_transcription_and_nothing_is_recor
     backend: Backend,
 ) {
     let app = TestApp::spawn(backend).await;
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut eve = app.client("acme", "eve", "agent").await;
     join_call(&mut ana, "standup").await;
     let before = app.event_count().await;
@@ -154,7 +159,7 @@ async fn someone_not_in_the_call_may_not_send_transcription_and_nothing_is_recor
 
 async fn leaving_and_disconnecting_tell_the_others_the_reason(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut bob = app.client("acme", "bob", "agent").await;
     let mut cid = app.client("acme", "cid", "supervisor").await;
     let mut eve = app.client("acme", "eve", "agent").await;
@@ -195,7 +200,7 @@ async fn leaving_and_disconnecting_tell_the_others_the_reason(backend: Backend) 
 
 async fn after_the_last_leaves_the_transcript_is_readable_over_rest_in_order(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut bob = app.client("acme", "bob", "agent").await;
     join_call(&mut ana, "standup").await;
     join_call(&mut bob, "standup").await;
@@ -286,9 +291,11 @@ async fn after_the_last_leaves_the_transcript_is_readable_over_rest_in_order(bac
 async fn customers_read_only_transcripts_of_calls_they_took_part_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
-    join_call(&mut ana, "standup").await;
-    transcribe(&ana, "standup", "Ana", "hello").await;
-    let path = "/api/v1/calls/standup/transcript";
+    // Ana's conversation; its call is the room of the same name.
+    join(&mut ana, "acme", "conv-ana").await;
+    join_call(&mut ana, "conv-ana").await;
+    transcribe(&ana, "conv-ana", "Ana", "hello").await;
+    let path = "/api/v1/calls/conv-ana/transcript";
     let (status, body) = app
         .get(path, Some(&token("acme", "ana", "customer")))
         .await
@@ -309,9 +316,123 @@ async fn customers_read_only_transcripts_of_calls_they_took_part_in(backend: Bac
     app.stop().await;
 }
 
-async fn bad_call_payloads_are_validation_errors_and_change_nothing(backend: Backend) {
+/// GET a transcript until its newest session is `status` (a leave by
+/// disconnect is recorded after the socket closes).
+async fn transcript_once(app: &TestApp, room: &str, bearer: &str, status: &str) -> Value {
+    let path = format!("/api/v1/calls/{room}/transcript");
+    let mut body = Value::Null;
+    for _ in 0..100 {
+        let (code, answer) = app.get(&path, Some(bearer)).await.unwrap();
+        assert_eq!(code, 200, "{answer}");
+        body = answer;
+        let sessions = body["sessions"].as_array().unwrap();
+        if sessions.last().is_some_and(|s| s["status"] == status) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the newest session never became {status}: {body}");
+}
+
+async fn a_customer_who_joins_a_room_after_its_call_ended_reads_only_their_own_session(
+    backend: Backend,
+) {
     let app = TestApp::spawn(backend).await;
     let mut ana = app.client("acme", "ana", "customer").await;
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let mut zoe = app.client("acme", "zoe", "customer").await;
+    // A channel's call: its members may take part, customers too.
+    for client in [&mut ana, &mut bob, &mut zoe] {
+        client
+            .emit_with_ack("channel:join", json!({ "channelId": "general" }))
+            .await;
+    }
+    join_call(&mut ana, "general").await;
+    join_call(&mut bob, "general").await;
+    transcribe(&ana, "general", "Ana", "my card number is 4242").await;
+    ana.emit_with_ack("call:leave", json!({ "roomName": "general" }))
+        .await;
+    bob.emit_with_ack("call:leave", json!({ "roomName": "general" }))
+        .await;
+    // Zoe took no part in that call; she joins the room afterwards.
+    join_call(&mut zoe, "general").await;
+    transcribe(&zoe, "general", "Zoe", "hello?").await;
+
+    let zoes = token("acme", "zoe", "customer");
+    let body = transcript_once(&app, "general", &zoes, "active").await;
+    let sessions = body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{body}");
+    assert_eq!(sessions[0]["session"], 2);
+    assert_eq!(sessions[0]["segments"][0]["text"], "hello?");
+    assert!(!body.to_string().contains("4242"), "{body}");
+    // Ana reads her session only; staff read both.
+    let anas = token("acme", "ana", "customer");
+    let body = transcript_once(&app, "general", &anas, "ended").await;
+    let sessions = body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{body}");
+    assert_eq!(sessions[0]["session"], 1);
+    assert!(!body.to_string().contains("hello?"), "{body}");
+    let staff = token("acme", "cid", "supervisor");
+    let body = transcript_once(&app, "general", &staff, "active").await;
+    assert_eq!(body["sessions"].as_array().unwrap().len(), 2, "{body}");
+    app.stop().await;
+}
+
+async fn a_customer_may_join_only_the_call_of_a_conversation_they_take_part_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let mut zoe = app.client("acme", "zoe", "customer").await;
+    join(&mut ana, "acme", "conv-ana").await;
+    join_call(&mut ana, "conv-ana").await;
+    // Staff may join any call of their tenant.
+    join_call(&mut bob, "conv-ana").await;
+    transcribe(&bob, "conv-ana", "Bob", "your order ships today").await;
+    let before = app.event_count().await;
+    // Zoe is no participant of Ana's conversation, and a room named after
+    // nothing is for staff: the same refusal, which tells her nothing.
+    let mut refusals = Vec::new();
+    for room in ["conv-ana", "call_engineering_standup", "never-used"] {
+        zoe.emit("call:join", json!({ "roomName": room })).await;
+        let error = zoe.expect("error").await;
+        assert_eq!(error["code"], "FORBIDDEN", "{room}: {error}");
+        refusals.push(error["message"].clone());
+    }
+    assert!(refusals.windows(2).all(|w| w[0] == w[1]), "{refusals:?}");
+    zoe.expect_none("call:joined").await;
+    zoe.expect_none("transcription:segment").await;
+    assert_eq!(app.event_count().await, before);
+    let (status, _) = app
+        .get(
+            "/api/v1/calls/conv-ana/transcript",
+            Some(&token("acme", "zoe", "customer")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+async fn a_conversation_opened_under_a_staff_rooms_name_does_not_let_its_customer_in(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let mut zoe = app.client("acme", "zoe", "customer").await;
+    join_call(&mut bob, "standup").await;
+    // Zoe opens a conversation whose id is the staff room's name.
+    join(&mut zoe, "acme", "standup").await;
+    zoe.emit("call:join", json!({ "roomName": "standup" }))
+        .await;
+    assert_eq!(zoe.expect("error").await["code"], "FORBIDDEN");
+    transcribe(&bob, "standup", "Bob", "staff only").await;
+    zoe.expect_none("transcription:segment").await;
+    app.stop().await;
+}
+
+async fn bad_call_payloads_are_validation_errors_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     join_call(&mut ana, "standup").await;
     let before = app.event_count().await;
     let segment = |s: Value| json!({ "roomName": "standup", "segment": s });
@@ -384,7 +505,7 @@ async fn analysts_may_not_join_a_call(backend: Backend) {
 async fn a_graceful_shutdown_records_that_everyone_in_a_call_left(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let db = app.db.clone();
-    let mut ana = app.client("acme", "ana", "customer").await;
+    let mut ana = app.client("acme", "ana", "agent").await;
     let mut bob = app.client("acme", "bob", "agent").await;
     join_call(&mut ana, "standup").await;
     join_call(&mut bob, "standup").await;

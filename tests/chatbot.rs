@@ -21,6 +21,7 @@ both_backends!(
     a_customer_of_another_tenant_cannot_join_post_or_end_and_hears_nothing,
     dashboards_hear_support_changes_with_the_queue,
     metadata_updates_apply_to_the_joined_conversation,
+    merged_metadata_stops_at_64_kib_and_100_keys,
     ping_and_tracking_are_answered_and_tracking_is_recorded,
     bad_input_on_every_event_is_an_error_and_writes_nothing,
     a_widget_visitor_is_its_session_and_finds_its_conversation_again_after_reconnecting,
@@ -748,6 +749,85 @@ async fn metadata_updates_apply_to_the_joined_conversation(backend: Backend) {
     let metadata = &listed["conversations"][0]["metadata"];
     assert_eq!(metadata["plan"], "pro", "{metadata}");
     assert!(metadata.get("page").is_none(), "{metadata}");
+    app.stop().await;
+}
+
+async fn merged_metadata_stops_at_64_kib_and_100_keys(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut ana = app.client("acme", "ana", "customer").await;
+    let conv = start(&mut ana, "meta").await["conversationId"].clone();
+    let update = |metadata: Value| json!({ "conversationId": conv, "metadata": metadata });
+    // As reported: updates of 15 KB each. Four fit in 64 KiB merged.
+    let chunk = "x".repeat(15_000);
+    for i in 0..4 {
+        accepted(
+            &ana,
+            "update-conversation-metadata",
+            update(json!({ format!("big-{i}"): chunk })),
+        )
+        .await;
+    }
+    let before = app.event_count().await;
+    let error = refused(
+        &mut ana,
+        "update-conversation-metadata",
+        update(json!({ "big-4": chunk })),
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("65536"),
+        "{error}"
+    );
+    assert_eq!(app.event_count().await, before);
+    // Replacing a key with as much is fine.
+    accepted(
+        &ana,
+        "update-conversation-metadata",
+        update(json!({ "big-0": "y".repeat(15_000) })),
+    )
+    .await;
+    // Small keys up to 100 in all, in one update; the 101st is refused.
+    let small: serde_json::Map<String, Value> =
+        (0..96).map(|i| (format!("k{i}"), json!(i))).collect();
+    accepted(
+        &ana,
+        "update-conversation-metadata",
+        update(Value::Object(small)),
+    )
+    .await;
+    let error = refused(
+        &mut ana,
+        "update-conversation-metadata",
+        update(json!({ "one-more": 1 })),
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("100"),
+        "{error}"
+    );
+    // Removing a key makes room for another.
+    accepted(
+        &ana,
+        "update-conversation-metadata",
+        update(json!({ "k0": null, "one-more": 1 })),
+    )
+    .await;
+
+    let mut bob = app.client("acme", "bob", "agent").await;
+    let listed = list(&mut bob, json!({})).await;
+    // The seed's metadata also carries the visitor's browser details.
+    let mut metadata = listed["conversations"][0]["metadata"].clone();
+    for key in ["userAgent", "ipAddress", "referrer"] {
+        metadata.as_object_mut().expect("metadata").remove(key);
+    }
+    assert_eq!(metadata.as_object().unwrap().len(), 100);
+    let size = metadata.to_string().len();
+    assert!(size <= 64 * 1024, "{size}");
+    assert!(metadata["big-0"].as_str().unwrap().starts_with('y'));
+    assert!(metadata.get("big-4").is_none() && metadata.get("k0").is_none());
+    assert_eq!(metadata["one-more"], 1);
     app.stop().await;
 }
 

@@ -3,6 +3,17 @@
 //! One aggregate per call room, stream `call/{tenant}/{roomName}`. Rules:
 //! - callers whose role may take part ([`Role::may_participate`]) may join;
 //!   joining twice changes nothing;
+//! - a call room belongs to what its name names in the tenant when its
+//!   first call starts: a conversation, else a channel, else nothing (a
+//!   standalone room); that [`Venue`] is recorded and never changes, so a
+//!   conversation opened later under a standalone room's name does not make
+//!   it that conversation's call;
+//! - staff (agent, supervisor, admin) may join any call room of their
+//!   tenant; a customer only the call of a conversation they take part in,
+//!   or of a channel they are a member of, and never a standalone room: a
+//!   room's membership is its conversation's or channel's, and a room that
+//!   belongs to nothing has no members to admit a customer by (anyone who
+//!   guessed its name would otherwise hear another customer's call);
 //! - only current participants may add transcript segments;
 //! - leaving when not in the call changes nothing;
 //! - when the last participant leaves, the call ends;
@@ -196,6 +207,53 @@ impl TranscriptSegment {
     }
 }
 
+/// What a call room belongs to (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Venue {
+    /// The conversation whose id is the room's name.
+    Conversation,
+    /// The channel whose id is the room's name.
+    Channel,
+    /// Neither: a room of its own, for staff.
+    Standalone,
+}
+
+/// What the caller's tenant has under a room's name, and whether the caller
+/// takes part in it: facts the gateway looks up when someone asks to join
+/// (the aggregate does no IO). `None`: there is no such conversation
+/// (channel); `Some(true)`: there is, and the caller is one of its
+/// participants (members).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Membership {
+    pub conversation: Option<bool>,
+    pub channel: Option<bool>,
+}
+
+impl Membership {
+    /// The venue a room named so would belong to if its first call started
+    /// now: a conversation first (a support conversation's call is the
+    /// stricter case when a channel shares its id).
+    pub fn venue(self) -> Venue {
+        if self.conversation.is_some() {
+            Venue::Conversation
+        } else if self.channel.is_some() {
+            Venue::Channel
+        } else {
+            Venue::Standalone
+        }
+    }
+
+    /// Does the caller take part in `venue`?
+    pub fn takes_part_in(self, venue: Venue) -> bool {
+        match venue {
+            Venue::Conversation => self.conversation == Some(true),
+            Venue::Channel => self.channel == Some(true),
+            Venue::Standalone => false,
+        }
+    }
+}
+
 /// One command: who asks, when, of which call room, to do what.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallCommand {
@@ -207,8 +265,10 @@ pub struct CallCommand {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallAction {
-    /// Take part; the first join (of the room, or after it ended) starts a session.
-    Join,
+    /// Take part; the first join (of the room, or after it ended) starts a
+    /// session. Carries the caller's membership of what the room's name
+    /// names, for the rule on customers.
+    Join(Membership),
     /// Stop taking part.
     Leave(LeaveReason),
     /// Add a segment to the transcript of the running session.
@@ -257,6 +317,11 @@ pub struct CallStarted {
     /// 1 for the room's first call, then one more per restart.
     pub session: u64,
     pub started_by: UserId,
+    /// What the room belongs to (the same in every session). Absent in
+    /// events recorded before rooms had one: such a room follows what its
+    /// name names at each join until its next session records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<Venue>,
     pub at: Timestamp,
 }
 
@@ -314,6 +379,10 @@ pub struct Call {
     session: u64,
     active: bool,
     participants: BTreeSet<UserId>,
+    /// Recorded by the room's first session (see [`CallStarted::venue`]);
+    /// `None` for rooms from before venues (and snapshots of them).
+    #[serde(default)]
+    venue: Option<Venue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,6 +416,11 @@ impl Call {
         self.participants.contains(user)
     }
 
+    /// What the room belongs to, once a session recorded it.
+    pub fn venue(&self) -> Option<Venue> {
+        self.venue
+    }
+
     /// Decide what happens. Pure: no clock, no IO; refusals produce no events.
     pub fn handle(&self, cmd: CallCommand) -> Result<Vec<CallEvent>, DomainError> {
         let CallCommand {
@@ -364,12 +438,21 @@ impl Call {
         }
         let tenant = actor.tenant.clone();
         match action {
-            CallAction::Join => {
+            CallAction::Join(membership) => {
                 if !actor.role.may_participate() {
                     return Err(DomainError::Forbidden(format!(
                         "the {} role cannot take part in calls",
                         actor.role
                     )));
+                }
+                let venue = self.venue.unwrap_or_else(|| membership.venue());
+                // One answer for every refusal, so that it tells nothing
+                // about another customer's conversation of that name.
+                if actor.role == Role::Customer && !membership.takes_part_in(venue) {
+                    return Err(DomainError::Forbidden(
+                        "customers may join only the call of a conversation or channel they take part in"
+                            .into(),
+                    ));
                 }
                 if self.is_participant(&actor.user) {
                     return Ok(vec![]);
@@ -384,6 +467,7 @@ impl Call {
                         room_name: room.clone(),
                         session: next,
                         started_by: actor.user.clone(),
+                        venue: Some(venue),
                         at,
                     }));
                     next
@@ -457,6 +541,8 @@ impl Call {
                 self.session = e.session;
                 self.active = true;
                 self.participants.clear();
+                // The first venue recorded stays (see the module rules).
+                self.venue = self.venue.or(e.venue);
             }
             CallEvent::CallParticipantJoined(e) => {
                 self.participants.insert(e.user_id);

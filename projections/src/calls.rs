@@ -268,19 +268,48 @@ fn decode_segment(row: &AnyRow) -> Result<SegmentView, ProjectionError> {
     })
 }
 
-/// Every session of a call room, oldest first, each with its participants
-/// and its transcript; `None` when the room never had a call.
+/// Whose sessions a transcript query answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sessions<'a> {
+    /// Every session of the room (staff, analysts).
+    All,
+    /// Only the sessions this user took part in (a customer): joining a
+    /// room later must not open its earlier calls.
+    TakenPartIn(&'a UserId),
+}
+
+impl<'a> Sessions<'a> {
+    fn user(self) -> Option<&'a str> {
+        match self {
+            Sessions::All => None,
+            Sessions::TakenPartIn(user) => Some(user.as_str()),
+        }
+    }
+}
+
+/// `$3` is the user whose sessions are read, or NULL for all; `x` the row
+/// whose session must be one of them.
+const TOOK_PART: &str = "($3 IS NULL OR EXISTS (SELECT 1 FROM call_participants v \
+     WHERE v.tenant = x.tenant AND v.room_name = x.room_name AND v.session = x.session \
+     AND v.user_id = $3))";
+
+/// The sessions of a call room that `which` selects, oldest first, each
+/// with its participants and its transcript; `None` when there is none
+/// (the room never had a call, or the user took part in none of its).
 pub async fn transcript(
     db: &Db,
     tenant: &TenantId,
     room: &RoomName,
+    which: Sessions<'_>,
 ) -> Result<Option<Vec<CallSessionView>>, ProjectionError> {
-    let rows = sqlx::query(
-        "SELECT session, status, started_by, started_at, ended_at FROM calls \
-         WHERE tenant = $1 AND room_name = $2 ORDER BY session",
-    )
+    let user = which.user();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT session, status, started_by, started_at, ended_at FROM calls x \
+         WHERE tenant = $1 AND room_name = $2 AND {TOOK_PART} ORDER BY session"
+    )))
     .bind(tenant.as_str())
     .bind(room.as_str())
+    .bind(user)
     .fetch_all(db.pool())
     .await?;
     if rows.is_empty() {
@@ -310,13 +339,14 @@ pub async fn transcript(
             .map_err(|_| ProjectionError::Decode(format!("no call session {n} for a row")))
     };
 
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT session, user_id, user_name, role, joined_at, left_at, leave_reason \
-         FROM call_participants WHERE tenant = $1 AND room_name = $2 \
-         ORDER BY session, joined_at, user_id",
-    )
+         FROM call_participants x WHERE tenant = $1 AND room_name = $2 AND {TOOK_PART} \
+         ORDER BY session, joined_at, user_id"
+    )))
     .bind(tenant.as_str())
     .bind(room.as_str())
+    .bind(user)
     .fetch_all(db.pool())
     .await?;
     for row in &rows {
@@ -334,11 +364,12 @@ pub async fn transcript(
     }
 
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SEGMENT_COLUMNS} FROM call_transcript_segments \
-         WHERE tenant = $1 AND room_name = $2 ORDER BY position"
+        "SELECT {SEGMENT_COLUMNS} FROM call_transcript_segments x \
+         WHERE tenant = $1 AND room_name = $2 AND {TOOK_PART} ORDER BY position"
     )))
     .bind(tenant.as_str())
     .bind(room.as_str())
+    .bind(user)
     .fetch_all(db.pool())
     .await?;
     for row in &rows {
@@ -347,25 +378,6 @@ pub async fn transcript(
         sessions[at].segments.push(segment);
     }
     Ok(Some(sessions))
-}
-
-/// Did `user` ever take part in a call in this room?
-pub async fn took_part(
-    db: &Db,
-    tenant: &TenantId,
-    room: &RoomName,
-    user: &UserId,
-) -> Result<bool, ProjectionError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM call_participants \
-         WHERE tenant = $1 AND room_name = $2 AND user_id = $3 LIMIT 1",
-    )
-    .bind(tenant.as_str())
-    .bind(room.as_str())
-    .bind(user.as_str())
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(found.is_some())
 }
 
 /// The latest session of a call room: (session, active, started at, ended

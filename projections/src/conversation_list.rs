@@ -320,6 +320,40 @@ pub async fn get(db: &Db, room: &Room) -> Result<Option<ConversationSummary>, Pr
     Ok(Some(summary))
 }
 
+/// What a tenant has under `id`, and whether `user` takes part in it: for
+/// each kind (conversation, channel) that exists with that id, whether
+/// `user` is among its current participants. A call room named after a
+/// conversation or channel follows its membership
+/// ([`domain::call::Membership`]).
+pub async fn membership(
+    db: &Db,
+    tenant: &TenantId,
+    id: &ConversationId,
+    user: &UserId,
+) -> Result<domain::call::Membership, ProjectionError> {
+    let rows = sqlx::query(
+        "SELECT l.kind, CASE WHEN EXISTS (SELECT 1 FROM conversation_participants p \
+         WHERE p.tenant = l.tenant AND p.kind = l.kind AND p.conversation_id = l.conversation_id \
+         AND p.user_id = $3) THEN 1 ELSE 0 END \
+         FROM conversation_list l WHERE l.tenant = $1 AND l.conversation_id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .bind(user.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    let mut found = domain::call::Membership::default();
+    for row in &rows {
+        let takes_part = Some(row.try_get::<i64, _>(1)? != 0);
+        match Kind::parse(&row.try_get::<String, _>(0)?) {
+            Some(Kind::Conversation) => found.conversation = takes_part,
+            Some(Kind::Channel) => found.channel = takes_part,
+            None => {}
+        }
+    }
+    Ok(found)
+}
+
 async fn participants(db: &Db, room: &Room) -> Result<Vec<ParticipantView>, ProjectionError> {
     let rows = sqlx::query(
         "SELECT user_id, user_name, role, joined_at FROM conversation_participants \

@@ -37,7 +37,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, HashMap};
 use store::event::{format_time, parse_time};
-use store::{Db, RecordedEvent};
+use store::{Backend, Db, RecordedEvent};
 
 use crate::update::{Change, Update};
 use crate::{Projection, ProjectionError, Room, conversation_event};
@@ -158,7 +158,7 @@ impl Projection for SupportConversations {
         NAME
     }
 
-    fn tables(&self, _backend: store::Backend) -> &'static [&'static str] {
+    fn tables(&self, _backend: Backend) -> &'static [&'static str] {
         &["support_conversations"]
     }
 
@@ -396,23 +396,7 @@ async fn record(
             (change, e.at, false)
         }
         ConversationEvent::ConversationMetadataUpdated(e) => {
-            let current: Option<String> = sqlx::query_scalar(
-                "SELECT metadata FROM support_conversations \
-                 WHERE tenant = $1 AND conversation_id = $2",
-            )
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-            let mut metadata = match current.as_deref().map(serde_json::from_str) {
-                Some(Ok(Value::Object(map))) => map,
-                _ => Map::new(),
-            };
-            merge(&mut metadata, &e.changes);
-            update("metadata = $3")
-                .bind(serde_json::to_string(&metadata)?)
-                .execute(&mut *conn)
-                .await?;
+            merge_metadata(conn, tenant, id, &e.changes).await?;
             let change = SupportChange::MetadataUpdated { changes: e.changes };
             (change, e.at, false)
         }
@@ -425,19 +409,105 @@ async fn record(
     })
 }
 
-/// Merge `changes` (a JSON object) into `metadata`: a key set to null is
-/// removed, any other value replaces the old one.
-pub fn merge(metadata: &mut Map<String, Value>, changes: &Value) {
+/// Merge `changes` (a JSON object) into a conversation's metadata where it
+/// is stored: only the changed keys travel, the stored object is never read
+/// out and written back whole. A key set to null is removed; any other
+/// value replaces the old one, nested objects included (a shallow merge:
+/// SQLite's `json_patch` would merge nested objects, JSON Merge Patch).
+async fn merge_metadata(
+    conn: &mut AnyConnection,
+    tenant: &TenantId,
+    id: &ConversationId,
+    changes: &Value,
+) -> Result<(), ProjectionError> {
     let Value::Object(changes) = changes else {
-        return;
+        return Ok(());
     };
-    for (key, value) in changes {
-        if value.is_null() {
-            metadata.remove(key);
-        } else {
-            metadata.insert(key.clone(), value.clone());
+    let sql = match Backend::of(conn) {
+        // `json`, not `jsonb`: `json_each` keeps each kept value's text as
+        // it was (`jsonb` would rewrite 1e300 as 301 digits).
+        Backend::Postgres => {
+            // Kept keys in their order, then the changed ones: the same
+            // text on every replay (a rebuild compares equal).
+            let sql = "UPDATE support_conversations SET metadata = COALESCE((\
+                 SELECT json_object_agg(m.key, m.value ORDER BY m.src, m.n)::text FROM (\
+                 SELECT key, value, 0 AS src, n \
+                 FROM json_each(metadata::json) WITH ORDINALITY AS kept(key, value, n) \
+                 WHERE key NOT IN (SELECT json_object_keys($3::json)) \
+                 UNION ALL SELECT key, value, 1, n \
+                 FROM json_each($3::json) WITH ORDINALITY AS changed(key, value, n) \
+                 WHERE json_typeof(value) <> 'null') m), '{}') \
+                 WHERE tenant = $1 AND conversation_id = $2";
+            sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(serde_json::to_string(changes)?)
+                .execute(conn)
+                .await?;
+            return Ok(());
         }
+        Backend::Sqlite => sqlite_merge(changes)?,
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.text))
+        .bind(tenant.as_str())
+        .bind(id.as_str());
+    for value in sql.binds {
+        query = query.bind(value);
     }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// An UPDATE with its arguments after `$1` (tenant) and `$2` (conversation).
+struct Statement {
+    text: String,
+    binds: Vec<String>,
+}
+
+/// Arguments per `json_remove` or `json_set` call: SQLite allows a function
+/// 1,000 (and an update carries at most 16 KiB, so a few calls at most).
+const SQLITE_ARGS_PER_CALL: usize = 500;
+
+/// SQLite: `json_remove` the removed keys, then `json_set` the others, each
+/// key addressed by a quoted path label (`$."k"`, JSON escapes and all), so
+/// that any key is reached exactly.
+fn sqlite_merge(changes: &Map<String, Value>) -> Result<Statement, ProjectionError> {
+    let path = |key: &str| -> Result<String, ProjectionError> {
+        Ok(format!("$.{}", serde_json::to_string(key)?))
+    };
+    let mut text = String::from("metadata");
+    let mut binds = Vec::new();
+    let removed: Vec<&String> = changes
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| k)
+        .collect();
+    for chunk in removed.chunks(SQLITE_ARGS_PER_CALL) {
+        let mut call = format!("json_remove({text}");
+        for key in chunk {
+            binds.push(path(key)?);
+            call.push_str(&format!(", ${}", binds.len() + 2));
+        }
+        text = call + ")";
+    }
+    let set: Vec<(&String, &Value)> = changes.iter().filter(|(_, v)| !v.is_null()).collect();
+    for chunk in set.chunks(SQLITE_ARGS_PER_CALL / 2) {
+        let mut call = format!("json_set({text}");
+        for (key, value) in chunk {
+            binds.push(path(key)?);
+            binds.push(serde_json::to_string(value)?);
+            let n = binds.len() + 2;
+            call.push_str(&format!(", ${}, json(${n})", n - 1));
+        }
+        text = call + ")";
+    }
+    Ok(Statement {
+        text: format!(
+            "UPDATE support_conversations SET metadata = {text} \
+             WHERE tenant = $1 AND conversation_id = $2"
+        ),
+        binds,
+    })
 }
 
 const COLUMNS: &str = "tenant, conversation_id, chatbot_id, session_id, user_id, status, \
@@ -964,7 +1034,6 @@ pub async fn open_for_customer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn percentiles_interpolate_between_ranks() {
@@ -982,18 +1051,5 @@ mod tests {
         assert_eq!(estimated_wait(3, 300.0, 1), 900);
         assert_eq!(estimated_wait(3, 300.0, 2), 450);
         assert_eq!(estimated_wait(1, 100.0, 3), 33);
-    }
-
-    #[test]
-    fn metadata_merges_and_null_removes_a_key() {
-        let mut metadata = Map::new();
-        merge(&mut metadata, &json!({ "plan": "pro", "topic": "billing" }));
-        merge(&mut metadata, &json!({ "plan": null, "seats": 3 }));
-        assert_eq!(
-            Value::Object(metadata.clone()),
-            json!({ "topic": "billing", "seats": 3 })
-        );
-        merge(&mut metadata, &json!("not an object"));
-        assert_eq!(metadata.len(), 2);
     }
 }

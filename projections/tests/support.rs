@@ -210,6 +210,7 @@ fn queue_moves(updates: &[Arc<Update>]) -> Vec<Vec<(String, u32, u64)>> {
 
 both_backends!(
     a_conversation_is_a_row_with_what_its_events_carry,
+    metadata_is_merged_where_it_is_stored_key_by_key_whatever_the_keys,
     support_changes_are_published_with_the_view_after_the_change,
     the_list_filters_by_status_agent_customer_and_dates_and_pages_past_the_end_are_empty,
     queue_positions_and_estimated_waits_move_and_each_move_is_published,
@@ -310,6 +311,57 @@ async fn a_conversation_is_a_row_with_what_its_events_carry(backend: Backend) {
             .unwrap(),
         None
     );
+    projector.stop().await;
+}
+
+async fn metadata_is_merged_where_it_is_stored_key_by_key_whatever_the_keys(backend: Backend) {
+    let world = World::new(backend).await;
+    let projector = world.projector().await;
+    let ana = person("acme", "ana", Role::Customer);
+    world.run(0, &ana, "c1", Action::Join).await;
+    let updates = [
+        json!({
+            "plain": "v",
+            "a\"quote": 1,
+            "back\\slash": true,
+            "dot.key": [1, null, 2],
+            "br[0]": { "nested": { "x": null, "y": 1 } },
+            "ünï😀": "é",
+            "new\nline": 1e300,
+            "": "empty key",
+            "$.x": 0.30000000000000004,
+            "big": 18446744073709551615u64,
+        }),
+        // A nested object is replaced, not merged; null removes a key,
+        // even one that is not there.
+        json!({ "br[0]": { "z": 2 }, "plain": null, "absent": null, "a\"quote": "again" }),
+        json!({ "added": { "k": [] } }),
+    ];
+    let mut expected = serde_json::Map::new();
+    for (second, changes) in (1..).zip(updates) {
+        for (key, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                expected.remove(key);
+            } else {
+                expected.insert(key.clone(), value.clone());
+            }
+        }
+        let changes = MessageMetadata::parse(changes).unwrap();
+        world
+            .run(second, &ana, "c1", Action::UpdateMetadata(changes))
+            .await;
+    }
+    world.caught_up(&projector).await;
+    let view = world.view("acme", "c1").await;
+    assert_eq!(view.metadata, serde_json::Value::Object(expected));
+    // Stored as given: numbers keep their text (no 301-digit 1e300).
+    let stored: String = sqlx::query_scalar(
+        "SELECT metadata FROM support_conversations WHERE tenant = 'acme' AND conversation_id = 'c1'",
+    )
+    .fetch_one(world.log.db().pool())
+    .await
+    .unwrap();
+    assert!(stored.contains("1e+300") && stored.len() < 400, "{stored}");
     projector.stop().await;
 }
 

@@ -42,12 +42,26 @@ fn command(who: &Actor, second: u32, action: CallAction) -> CallCommand {
     }
 }
 
+/// Membership of a caller who takes part in the conversation the room is
+/// named after.
+fn in_conversation() -> Membership {
+    Membership {
+        conversation: Some(true),
+        channel: None,
+    }
+}
+
 fn started(who: &Actor, session: u64, second: u32) -> CallEvent {
+    started_in(who, session, second, Some(Venue::Conversation))
+}
+
+fn started_in(who: &Actor, session: u64, second: u32, venue: Option<Venue>) -> CallEvent {
     CallEvent::CallStarted(CallStarted {
         tenant: who.tenant.clone(),
         room_name: room(),
         session,
         started_by: who.user.clone(),
+        venue,
         at: at(second),
     })
 }
@@ -104,7 +118,7 @@ fn ana_and_bob_in_call() -> Vec<CallEvent> {
 fn a_first_join_starts_session_one_with_the_joiner_in_it() {
     CallTest::with(())
         .given_no_previous_events()
-        .when(command(&ana(), 0, CallAction::Join))
+        .when(command(&ana(), 0, CallAction::Join(in_conversation())))
         .then_expect_events(vec![started(&ana(), 1, 0), joined(&ana(), 1, 0)]);
 }
 
@@ -112,7 +126,7 @@ fn a_first_join_starts_session_one_with_the_joiner_in_it() {
 fn a_second_caller_joins_the_running_session() {
     CallTest::with(())
         .given(vec![started(&ana(), 1, 0), joined(&ana(), 1, 0)])
-        .when(command(&bob(), 1, CallAction::Join))
+        .when(command(&bob(), 1, CallAction::Join(in_conversation())))
         .then_expect_events(vec![joined(&bob(), 1, 1)]);
 }
 
@@ -120,7 +134,7 @@ fn a_second_caller_joins_the_running_session() {
 fn joining_twice_changes_nothing() {
     CallTest::with(())
         .given(ana_and_bob_in_call())
-        .when(command(&bob(), 5, CallAction::Join))
+        .when(command(&bob(), 5, CallAction::Join(in_conversation())))
         .then_expect_events(vec![]);
 }
 
@@ -130,18 +144,190 @@ fn customers_and_staff_may_join_but_analysts_auditors_and_services_may_not() {
         let caller = actor("caller", role);
         CallTest::with(())
             .given(ana_and_bob_in_call())
-            .when(command(&caller, 5, CallAction::Join))
+            .when(command(&caller, 5, CallAction::Join(in_conversation())))
             .then_expect_events(vec![joined(&caller, 1, 5)]);
     }
     for role in [Role::Analyst, Role::Auditor, Role::Service] {
         let caller = actor("reader", role);
         CallTest::with(())
             .given_no_previous_events()
-            .when(command(&caller, 0, CallAction::Join))
+            .when(command(&caller, 0, CallAction::Join(in_conversation())))
             .then_expect_error(DomainError::Forbidden(format!(
                 "the {role} role cannot take part in calls"
             )));
     }
+}
+
+// ---- who may join: the room's venue and the caller's membership ----
+
+fn customers_refused() -> DomainError {
+    DomainError::Forbidden(
+        "customers may join only the call of a conversation or channel they take part in".into(),
+    )
+}
+
+#[test]
+fn a_first_join_records_what_the_room_belongs_to() {
+    let cases = [
+        (in_conversation(), Venue::Conversation),
+        (
+            Membership {
+                conversation: None,
+                channel: Some(false),
+            },
+            Venue::Channel,
+        ),
+        (Membership::default(), Venue::Standalone),
+        // A conversation and a channel of one id: the conversation's rule.
+        (
+            Membership {
+                conversation: Some(false),
+                channel: Some(true),
+            },
+            Venue::Conversation,
+        ),
+    ];
+    for (membership, venue) in cases {
+        CallTest::with(())
+            .given_no_previous_events()
+            .when(command(&bob(), 0, CallAction::Join(membership)))
+            .then_expect_events(vec![
+                started_in(&bob(), 1, 0, Some(venue)),
+                joined(&bob(), 1, 0),
+            ]);
+    }
+}
+
+#[test]
+fn a_customer_may_not_start_or_join_a_standalone_room_but_staff_may() {
+    CallTest::with(())
+        .given_no_previous_events()
+        .when(command(&ana(), 0, CallAction::Join(Membership::default())))
+        .then_expect_error(customers_refused());
+    let standup = vec![
+        started_in(&bob(), 1, 0, Some(Venue::Standalone)),
+        joined(&bob(), 1, 0),
+    ];
+    CallTest::with(())
+        .given(standup.clone())
+        .when(command(&ana(), 1, CallAction::Join(Membership::default())))
+        .then_expect_error(customers_refused());
+    let cid = actor("cid", Role::Supervisor);
+    CallTest::with(())
+        .given(standup)
+        .when(command(&cid, 1, CallAction::Join(Membership::default())))
+        .then_expect_events(vec![joined(&cid, 1, 1)]);
+}
+
+#[test]
+fn a_customer_joins_a_conversations_call_only_as_its_participant() {
+    let call = vec![started(&bob(), 1, 0), joined(&bob(), 1, 0)];
+    let outsider = Membership {
+        conversation: Some(false),
+        channel: None,
+    };
+    CallTest::with(())
+        .given(call.clone())
+        .when(command(&ana(), 1, CallAction::Join(outsider)))
+        .then_expect_error(customers_refused());
+    // Being a member of a channel of the same id does not help.
+    CallTest::with(())
+        .given(call.clone())
+        .when(command(
+            &ana(),
+            1,
+            CallAction::Join(Membership {
+                conversation: Some(false),
+                channel: Some(true),
+            }),
+        ))
+        .then_expect_error(customers_refused());
+    CallTest::with(())
+        .given(call)
+        .when(command(&ana(), 1, CallAction::Join(in_conversation())))
+        .then_expect_events(vec![joined(&ana(), 1, 1)]);
+}
+
+#[test]
+fn a_channels_call_admits_the_channels_members() {
+    let call = vec![
+        started_in(&bob(), 1, 0, Some(Venue::Channel)),
+        joined(&bob(), 1, 0),
+    ];
+    let member = |yes| Membership {
+        conversation: None,
+        channel: Some(yes),
+    };
+    CallTest::with(())
+        .given(call.clone())
+        .when(command(&ana(), 1, CallAction::Join(member(false))))
+        .then_expect_error(customers_refused());
+    CallTest::with(())
+        .given(call)
+        .when(command(&ana(), 1, CallAction::Join(member(true))))
+        .then_expect_events(vec![joined(&ana(), 1, 1)]);
+}
+
+#[test]
+fn a_conversation_opened_later_under_a_standalone_rooms_name_does_not_admit_its_customer() {
+    // Staff held a call; then a customer opened a conversation of that id.
+    let history = vec![
+        started_in(&bob(), 1, 0, Some(Venue::Standalone)),
+        joined(&bob(), 1, 0),
+        left(&bob(), 1, LeaveReason::Left, 1),
+        ended(1, 1),
+    ];
+    CallTest::with(())
+        .given(history.clone())
+        .when(command(&ana(), 2, CallAction::Join(in_conversation())))
+        .then_expect_error(customers_refused());
+    // The next session stays standalone, whatever the name names now.
+    CallTest::with(())
+        .given(history)
+        .when(command(&bob(), 2, CallAction::Join(in_conversation())))
+        .then_expect_events(vec![
+            started_in(&bob(), 2, 2, Some(Venue::Standalone)),
+            joined(&bob(), 2, 2),
+        ]);
+}
+
+#[test]
+fn a_room_from_before_venues_follows_what_its_name_names_until_it_records_one() {
+    let legacy = vec![started_in(&bob(), 1, 0, None), joined(&bob(), 1, 0)];
+    CallTest::with(())
+        .given(legacy.clone())
+        .when(command(&ana(), 1, CallAction::Join(Membership::default())))
+        .then_expect_error(customers_refused());
+    CallTest::with(())
+        .given(legacy.clone())
+        .when(command(&ana(), 1, CallAction::Join(in_conversation())))
+        .then_expect_events(vec![joined(&ana(), 1, 1)]);
+    let mut ended_legacy = legacy;
+    ended_legacy.push(left(&bob(), 1, LeaveReason::Left, 2));
+    ended_legacy.push(ended(1, 2));
+    CallTest::with(())
+        .given(ended_legacy)
+        .when(command(&bob(), 3, CallAction::Join(Membership::default())))
+        .then_expect_events(vec![
+            started_in(&bob(), 2, 3, Some(Venue::Standalone)),
+            joined(&bob(), 2, 3),
+        ]);
+}
+
+#[test]
+fn a_call_started_event_from_before_venues_still_loads() {
+    let json = serde_json::json!({ "CallStarted": {
+        "tenant": "acme", "room_name": "call_engineering_standup", "session": 1,
+        "started_by": "bob", "at": "2026-11-22T10:00:00Z",
+    }});
+    let event: CallEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(event, started_in(&bob(), 1, 0, None));
+    let mut call = Call::default();
+    call.apply(event);
+    assert_eq!(call.venue(), None);
+    call.apply(started_in(&bob(), 2, 1, Some(Venue::Channel)));
+    call.apply(started_in(&bob(), 3, 2, Some(Venue::Standalone)));
+    assert_eq!(call.venue(), Some(Venue::Channel));
 }
 
 #[test]
@@ -150,7 +336,7 @@ fn a_call_room_of_another_tenant_is_not_found() {
     foreign.tenant = TenantId::parse("globex").unwrap();
     CallTest::with(())
         .given(ana_and_bob_in_call())
-        .when(command(&foreign, 5, CallAction::Join))
+        .when(command(&foreign, 5, CallAction::Join(in_conversation())))
         .then_expect_error(DomainError::NotFound(
             "call room call_engineering_standup".into(),
         ));
@@ -253,7 +439,7 @@ fn a_join_after_the_end_starts_the_next_session() {
     history.push(ended(1, 1));
     CallTest::with(())
         .given(history)
-        .when(command(&bob(), 5, CallAction::Join))
+        .when(command(&bob(), 5, CallAction::Join(in_conversation())))
         .then_expect_events(vec![started(&bob(), 2, 5), joined(&bob(), 2, 5)]);
 }
 

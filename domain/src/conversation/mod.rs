@@ -26,6 +26,7 @@ mod commands;
 mod cqrs;
 mod events;
 mod kind;
+mod metadata;
 mod support;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use events::{
     Typing,
 };
 pub use kind::Kind;
+pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS};
 pub use support::{Assignment, EndReason, MessageKind, Rating, Remark, Status, SupportDetails};
 use support::{SupportState, seconds};
 

@@ -340,6 +340,9 @@ pub(super) struct SupportState {
     /// Has staff answered yet (for the first response time)?
     pub answered: bool,
     pub rating: Option<(Rating, Option<String>)>,
+    /// The merged metadata's per-key sizes (no serde default: older
+    /// snapshots are replayed, so that the sizes come from the events).
+    pub metadata: super::metadata::MetadataSizes,
 }
 
 /// Whole seconds from `from` to `to`, never negative.

@@ -18,7 +18,10 @@
 //! - staff close ended conversations;
 //! - a customer who took part rates a conversation with at least one
 //!   message, and may change their rating;
-//! - those who may write update metadata; staff share robot messages.
+//! - those who may write update metadata, which stays within
+//!   [`MAX_METADATA_KEYS`] keys and [`MAX_METADATA_BYTES`] merged (an update
+//!   past either is refused unless it does not grow what is past); staff
+//!   share robot messages.
 
 use super::*;
 
@@ -237,6 +240,26 @@ impl Conversation {
                 if changes.as_map().is_empty() {
                     return Ok(vec![]);
                 }
+                let before = &self.support.metadata;
+                let after = before.merged(changes.as_map());
+                if after.keys() > MAX_METADATA_KEYS && after.keys() > before.keys() {
+                    return Err(DomainError::invalid(
+                        "metadata",
+                        format!(
+                            "merged, the conversation's metadata would have {} keys; at most {MAX_METADATA_KEYS} are allowed (set a key to null to remove it)",
+                            after.keys()
+                        ),
+                    ));
+                }
+                if after.bytes() > MAX_METADATA_BYTES && after.bytes() > before.bytes() {
+                    return Err(DomainError::invalid(
+                        "metadata",
+                        format!(
+                            "merged, the conversation's metadata would be {} bytes of JSON; at most {MAX_METADATA_BYTES} are allowed (set a key to null to remove it)",
+                            after.bytes()
+                        ),
+                    ));
+                }
                 Ok(vec![ConversationEvent::ConversationMetadataUpdated(
                     ConversationMetadataUpdated {
                         tenant,
@@ -354,7 +377,7 @@ impl Conversation {
                     message.hidden = false;
                 }
             }
-            ConversationEvent::ConversationMetadataUpdated(_) => {}
+            ConversationEvent::ConversationMetadataUpdated(e) => support.metadata.apply(&e.changes),
             _ => {}
         }
     }

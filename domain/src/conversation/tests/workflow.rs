@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::conversation::{
-    Assignment, EndReason, Provenance, Rating, Remark, ReplyOutcome, SourceRef, Status,
-    SupportDetails,
+    Assignment, EndReason, MAX_METADATA_KEYS, Provenance, Rating, Remark, ReplyOutcome, SourceRef,
+    Status, SupportDetails,
 };
 
 fn supervisor() -> Actor {
@@ -637,6 +637,100 @@ fn metadata_updates_are_recorded_and_empty_ones_change_nothing() {
         .given(active())
         .when(command(&customer(), 3, Action::UpdateMetadata(empty)))
         .then_expect_events(vec![]);
+}
+
+fn metadata_update(changes: serde_json::Value) -> Action {
+    Action::UpdateMetadata(crate::message::MessageMetadata::parse(changes).unwrap())
+}
+
+fn metadata_updated(changes: serde_json::Value, second: u32) -> ConversationEvent {
+    ConversationEvent::ConversationMetadataUpdated(ConversationMetadataUpdated {
+        tenant: customer().tenant,
+        conversation_id: conv(),
+        changes,
+        updated_by: customer().user,
+        at: at(second),
+    })
+}
+
+/// Active, with metadata `key-0` … `key-{n-1}` set by `n` updates.
+fn with_metadata(n: usize, value: &str) -> Vec<ConversationEvent> {
+    let mut history = active();
+    history.extend(
+        (0..n).map(|i| metadata_updated(serde_json::json!({ format!("key-{i}"): value }), 2)),
+    );
+    history
+}
+
+/// The refusal of an update that would take the metadata past a limit.
+fn past_the_limit(history: Vec<ConversationEvent>, changes: serde_json::Value) -> String {
+    let refused = ConversationTest::with(())
+        .given(history)
+        .when(command(&customer(), 3, metadata_update(changes)))
+        .inspect_result();
+    match refused {
+        Err(DomainError::Invalid {
+            field: "metadata",
+            reason,
+        }) => reason,
+        other => panic!("expected the metadata refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn metadata_of_a_hundred_keys_takes_no_new_key_but_may_change_its_own() {
+    let full = with_metadata(MAX_METADATA_KEYS, "v");
+    let reason = past_the_limit(full.clone(), serde_json::json!({ "one-more": "v" }));
+    assert!(
+        reason.contains("101 keys") && reason.contains("at most 100"),
+        "{reason}"
+    );
+    for changes in [
+        serde_json::json!({ "key-7": "changed" }),
+        serde_json::json!({ "key-7": null, "instead": "v" }),
+    ] {
+        ConversationTest::with(())
+            .given(full.clone())
+            .when(command(&customer(), 3, metadata_update(changes.clone())))
+            .then_expect_events(vec![metadata_updated(changes, 3)]);
+    }
+}
+
+#[test]
+fn metadata_that_would_pass_64_kib_merged_is_refused() {
+    // As in the report: updates of 15 KB each, every one well under the
+    // 16 KiB an update may carry; four fit, the fifth does not.
+    let chunk = "x".repeat(15_000);
+    let four = with_metadata(4, &chunk);
+    let reason = past_the_limit(four.clone(), serde_json::json!({ "key-4": chunk }));
+    assert!(reason.contains("at most 65536"), "{reason}");
+    // Replacing a key with as much is no growth.
+    let same = serde_json::json!({ "key-0": "y".repeat(15_000) });
+    ConversationTest::with(())
+        .given(four)
+        .when(command(&customer(), 3, metadata_update(same.clone())))
+        .then_expect_events(vec![metadata_updated(same, 3)]);
+}
+
+#[test]
+fn metadata_recorded_before_the_limits_may_shrink_but_not_grow() {
+    // Seven updates of 15 KB: about 105 KB, from before the limit.
+    let chunk = "x".repeat(15_000);
+    let legacy = with_metadata(7, &chunk);
+    for changes in [
+        serde_json::json!({ "key-0": null }),
+        serde_json::json!({ "key-1": "short" }),
+    ] {
+        ConversationTest::with(())
+            .given(legacy.clone())
+            .when(command(&customer(), 3, metadata_update(changes.clone())))
+            .then_expect_events(vec![metadata_updated(changes, 3)]);
+    }
+    past_the_limit(legacy.clone(), serde_json::json!({ "new": "v" }));
+    past_the_limit(
+        legacy,
+        serde_json::json!({ "key-1": format!("{chunk}more") }),
+    );
 }
 
 #[test]

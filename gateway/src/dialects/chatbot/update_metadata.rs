@@ -3,7 +3,11 @@
 //! names no conversation: it is `conversationId` when given, else the one
 //! this socket joined last with `join-conversation`. The seed has no
 //! answer: the ack callback, if any, gets `{success, conversationId,
-//! metadata}` (the keys as sent).
+//! metadata}` (the keys as sent). An update carries at most 16 KiB; merged,
+//! a conversation's metadata holds at most
+//! [`domain::conversation::MAX_METADATA_KEYS`] keys and
+//! [`domain::conversation::MAX_METADATA_BYTES`] of JSON (`VALIDATION_ERROR`
+//! past either, and nothing changes).
 
 use domain::conversation::Action;
 use domain::message::MessageMetadata;

@@ -9,7 +9,7 @@
 //! like everything else. `ticket_call_id` is `{ticket_chat_id}-{session}`.
 
 use domain::actor::Actor;
-use domain::call::{Call, CallAction, CallCommand, LeaveReason, RoomName};
+use domain::call::{Call, CallAction, CallCommand, LeaveReason, Membership, RoomName};
 use domain::conversation::Status;
 use domain::ids::{ConversationId, SessionId};
 use jsonwebtoken::{EncodingKey, Header};
@@ -178,7 +178,20 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
             "a call is already in progress in this conversation",
         ));
     }
-    call_command(event, &actor, "call_support", &room, CallAction::Join).await?;
+    // The room is the session's own conversation (checked above): its
+    // customer takes part in it.
+    let membership = Membership {
+        conversation: Some(true),
+        channel: None,
+    };
+    call_command(
+        event,
+        &actor,
+        "call_support",
+        &room,
+        CallAction::Join(membership),
+    )
+    .await?;
     event.state.read_your_writes(calls::NAME).await;
     let (session_no, _, started, _) =
         calls::latest_session(event.state.log.db(), &actor.tenant, &room)

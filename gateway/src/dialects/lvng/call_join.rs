@@ -2,24 +2,33 @@
 //! caller (and its ack); `call:participant_joined` reaches the others in the
 //! call through the projection. The first join (of the room, or after its
 //! last call ended) starts a call.
+//!
+//! Who may join follows the room's membership (see [`domain::call`]): a
+//! room named after a conversation (its id) is that conversation's call,
+//! one named after a channel that channel's; staff join any room of their
+//! tenant, customers only the call of a conversation they take part in or
+//! of a channel they are a member of (`FORBIDDEN` otherwise, the same for
+//! every reason, so that it tells nothing about another customer's
+//! conversation).
 
 use domain::call::CallAction;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, RoomRef, call_room, leave_disconnected, run_on_call};
+use super::calls::{JoinedCalls, RoomRef, call_room, leave_disconnected, membership, run_on_call};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
     let room = call.parse::<RoomRef>()?.resolve()?;
+    let membership = membership(&call.state, &call.actor, &room).await?;
     run_on_call(
         &call.state,
         &call.origin(DIALECT),
         "call:join",
         &room,
-        CallAction::Join,
+        CallAction::Join(membership),
     )
     .await?;
     // Only after the join is authorized and durable does the socket listen.

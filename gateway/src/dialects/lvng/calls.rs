@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use domain::actor::Actor;
-use domain::call::{Call, CallAction, CallCommand, LeaveReason, RoomName};
-use domain::ids::{TenantId, UserId};
+use domain::call::{Call, CallAction, CallCommand, LeaveReason, Membership, RoomName};
+use domain::ids::{ConversationId, TenantId, UserId};
 use projections::calls::SegmentView;
+use projections::conversation_list;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
@@ -59,6 +60,23 @@ impl RoomRef {
     pub(super) fn resolve(&self) -> Result<RoomName, WireError> {
         RoomName::parse(self.room_name.as_str()).map_err(WireError::from)
     }
+}
+
+/// The caller's membership of the conversation and the channel whose id is
+/// `room`'s name, as the read model has them once it reflects every write
+/// acknowledged so far (a `conversation:join` just answered counts).
+pub(super) async fn membership(
+    state: &AppState,
+    actor: &Actor,
+    room: &RoomName,
+) -> Result<Membership, WireError> {
+    // Room names and conversation ids share one alphabet and length, so
+    // this parse fails only if that changes: then nothing is named so.
+    let Ok(id) = ConversationId::parse(room.as_str()) else {
+        return Ok(Membership::default());
+    };
+    state.read_your_writes(conversation_list::NAME).await;
+    Ok(conversation_list::membership(state.log.db(), &actor.tenant, &id, &actor.user).await?)
 }
 
 /// Run `action` in the call room `room` of the caller's tenant.
