@@ -57,10 +57,35 @@ pub async fn check(
     State(state): State<AppState>,
 ) -> Result<(), Refusal> {
     let handshake = handshake.unwrap_or(Value::Null);
-    let query: Vec<(String, String)> = socket
-        .req_parts()
-        .uri
-        .query()
+    let credential = match presented(socket.req_parts().uri.query(), &handshake)? {
+        Presented::ApiKey(key) => Credential::ApiKey(api_key(&state, &key).await?),
+        Presented::Jwt(token) => {
+            let actor = state
+                .auth
+                .verify(&token)
+                .map_err(|e: AuthError| refuse(401, e.to_string()))?;
+            Credential::Token(actor)
+        }
+    };
+    socket
+        .extensions
+        .insert(super::HelpdeskSocket::new(credential));
+    Ok(())
+}
+
+/// The credential a connection presents, as its query string and
+/// handshake say (no IO).
+#[derive(Debug)]
+pub enum Presented {
+    /// `?token_source=api&token=API_KEY`
+    ApiKey(String),
+    /// A JWT: `auth.token`, else `?token=` (with `token_source=jwt` or none).
+    Jwt(String),
+}
+
+/// Read the credential a connection presents, or refuse it with 400.
+pub fn presented(query: Option<&str>, handshake: &Value) -> Result<Presented, Refusal> {
+    let query: Vec<(String, String)> = query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let param = |name: &str| {
@@ -75,10 +100,10 @@ pub async fn check(
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    let credential = match param("token_source").as_deref() {
+    match param("token_source").as_deref() {
         Some("api") => {
             let key = param("token").ok_or_else(|| refuse(400, "token is required"))?;
-            Credential::ApiKey(api_key(&state, &key).await?)
+            Ok(Presented::ApiKey(key))
         }
         None | Some("jwt") => {
             let token = handshake_token.or_else(|| param("token")).ok_or_else(|| {
@@ -87,23 +112,13 @@ pub async fn check(
                     "a token is required (token_source=api&token=API_KEY, or a JWT)",
                 )
             })?;
-            let actor = state
-                .auth
-                .verify(&token)
-                .map_err(|e: AuthError| refuse(401, e.to_string()))?;
-            Credential::Token(actor)
+            Ok(Presented::Jwt(token))
         }
-        Some(other) => {
-            return Err(refuse(
-                400,
-                format!("token_source {other:?} is not \"api\" or \"jwt\""),
-            ));
-        }
-    };
-    socket
-        .extensions
-        .insert(super::HelpdeskSocket::new(credential));
-    Ok(())
+        Some(other) => Err(refuse(
+            400,
+            format!("token_source {other:?} is not \"api\" or \"jwt\""),
+        )),
+    }
 }
 
 /// The tenant of a valid, unrevoked API key. Errors never repeat the key.
@@ -183,8 +198,8 @@ async fn on_event(
             "PAYLOAD_TOO_LARGE",
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes"),
         ))
-    } else if !event.data.is_object() && !event.data.is_null() {
-        Err(WireError::validation("the payload must be a JSON object"))
+    } else if let Err(error) = super::check_payload(&event.data) {
+        Err(error)
     } else {
         match AssertUnwindSafe(dispatch(&event)).catch_unwind().await {
             Ok(outcome) => outcome,

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::DIALECT;
 use crate::commands::{self, Origin};
 use crate::error::WireError;
+use crate::socket::Inbound;
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -59,6 +60,11 @@ impl RoomRef {
     pub(super) fn resolve(&self) -> Result<RoomName, WireError> {
         RoomName::parse(self.room_name.as_str()).map_err(WireError::from)
     }
+}
+
+/// The call room a `call:join` or `call:leave` names (no IO).
+pub(super) fn decode_room(input: &Inbound) -> Result<RoomName, WireError> {
+    input.parse::<RoomRef>()?.resolve()
 }
 
 /// Run `action` in the call room `room` of the caller's tenant.
