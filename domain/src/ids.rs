@@ -241,3 +241,46 @@ mod tests {
         assert!(bad.is_err());
     }
 }
+
+/// Properties of the id parsers, over generated inputs.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn key_ids_accept_exactly_their_charset_up_to_128_characters(raw in "\\PC{0,140}|[A-Za-z0-9_.@-]{0,140}") {
+            let valid = !raw.is_empty() && raw.len() <= MAX_KEY_LEN && raw.chars().all(is_key_char);
+            prop_assert_eq!(ConversationId::parse(raw.clone()).is_ok(), valid);
+            prop_assert_eq!(TenantId::parse(raw.clone()).is_ok(), valid);
+            if let Ok(id) = MessageId::parse(raw.clone()) {
+                // What is accepted is kept as given and parses again.
+                prop_assert_eq!(id.as_str(), raw.as_str());
+                prop_assert_eq!(MessageId::parse(id.to_string()).unwrap(), id.clone());
+                let json = serde_json::to_string(&id).unwrap();
+                prop_assert_eq!(serde_json::from_str::<MessageId>(&json).unwrap(), id);
+            }
+        }
+
+        #[test]
+        fn user_ids_are_bounded_in_bytes_and_refuse_whitespace(raw in "\\PC{0,100}|\\S{0,300}") {
+            let valid = !raw.is_empty()
+                && raw.len() <= MAX_USER_LEN
+                && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+            prop_assert_eq!(UserId::parse(raw.clone()).is_ok(), valid);
+            if let Ok(user) = UserId::parse(raw) {
+                prop_assert_eq!(UserId::parse(user.as_str()).unwrap(), user);
+            }
+        }
+
+        #[test]
+        fn minted_message_ids_parse(tenant in "[a-z]{1,10}", user in "[a-z0-9|@.]{1,20}", optimistic in "\\PC{1,20}") {
+            let tenant = TenantId::parse(tenant).unwrap();
+            let conversation = ConversationId::parse("c-1").unwrap();
+            let user = UserId::parse(user).unwrap();
+            let id = MessageId::for_optimistic(&tenant, &conversation, &user, &optimistic);
+            prop_assert_eq!(MessageId::parse(id.as_str()).unwrap(), id);
+        }
+    }
+}

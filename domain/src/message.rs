@@ -291,9 +291,136 @@ mod tests {
     }
 
     #[test]
+    fn metadata_numbers_read_back_are_the_numbers_written() {
+        // Found by fuzzing: without serde_json's exact float parsing, these
+        // came back from their own JSON one bit off (9.77322222224604e19).
+        for raw in [
+            r#"{"n": 97732222222460400000}"#,
+            r#"{"n": 999999999999999999999999999999999999999999921}"#,
+            r#"{"n": 9.773222222246039e19, "m": 0.30000000000000004}"#,
+        ] {
+            let metadata = MessageMetadata::parse(serde_json::from_str(raw).unwrap()).unwrap();
+            let written = serde_json::to_string(&metadata).unwrap();
+            let read: MessageMetadata = serde_json::from_str(&written).unwrap();
+            assert_eq!(read, metadata, "{raw} became {written}");
+        }
+    }
+
+    #[test]
     fn optimistic_ids_are_bounded() {
         assert!(OptimisticId::parse("tmp_abc123").is_ok());
         assert!(OptimisticId::parse("").is_err());
         assert!(OptimisticId::parse("x".repeat(129)).is_err());
+    }
+}
+
+/// Properties of the parsers above, over generated inputs.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A character a message may hold anywhere.
+    fn allowed() -> impl Strategy<Value = char> {
+        any::<char>().prop_filter("not a forbidden control", |c| !is_forbidden_control(*c))
+    }
+
+    /// A character that is neither whitespace nor a control character.
+    fn visible() -> impl Strategy<Value = char> {
+        any::<char>().prop_filter("visible", |c| !c.is_whitespace() && !c.is_control())
+    }
+
+    proptest! {
+        #[test]
+        fn a_body_is_accepted_as_given_and_parses_again_to_itself(
+            before in prop::collection::vec(allowed(), 0..40),
+            middle in visible(),
+            after in prop::collection::vec(allowed(), 0..40),
+        ) {
+            let raw: String = before.into_iter().chain([middle]).chain(after).collect();
+            let body = MessageBody::parse(raw.clone()).unwrap();
+            // Kept as given: not trimmed, not normalized.
+            prop_assert_eq!(body.as_str(), raw.as_str());
+            prop_assert_eq!(MessageBody::parse(body.as_str()).unwrap(), body.clone());
+            let json = serde_json::to_string(&body).unwrap();
+            prop_assert_eq!(serde_json::from_str::<MessageBody>(&json).unwrap(), body);
+        }
+
+        #[test]
+        fn the_body_limit_counts_characters_not_bytes(c in visible(), extra in 0usize..3) {
+            let at_limit: String = std::iter::repeat_n(c, MessageBody::MAX_CHARS).collect();
+            prop_assert!(MessageBody::parse(at_limit.clone()).is_ok());
+            let over = format!("{at_limit}{}", c.to_string().repeat(extra + 1));
+            prop_assert!(MessageBody::parse(over).is_err());
+        }
+
+        #[test]
+        fn blank_bodies_are_refused(raw in "[ \t\r\n\u{a0}\u{2003}\u{3000}]{0,30}") {
+            prop_assert!(MessageBody::parse(raw).is_err());
+        }
+
+        #[test]
+        fn a_forbidden_control_anywhere_refuses_a_body(
+            before in "\\PC{0,20}",
+            control in any::<char>().prop_filter("forbidden", |c| is_forbidden_control(*c)),
+            after in "\\PC{0,20}",
+        ) {
+            let raw = format!("x{before}{control}{after}");
+            prop_assert!(MessageBody::parse(raw).is_err());
+        }
+
+        #[test]
+        fn json_with_a_lone_surrogate_never_becomes_a_body(
+            text in "[a-z ]{0,10}",
+            unit in 0xD800u16..0xE000,
+        ) {
+            let json = format!("\"{text}\\u{unit:04x}{text}\"");
+            prop_assert!(serde_json::from_str::<MessageBody>(&json).is_err());
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_err());
+        }
+
+        #[test]
+        fn json_with_a_surrogate_pair_becomes_its_character(c in proptest::char::range('\u{10000}', '\u{10FFFF}')) {
+            let mut units = [0u16; 2];
+            c.encode_utf16(&mut units);
+            let json = format!("\"x\\u{:04x}\\u{:04x}\"", units[0], units[1]);
+            let body: MessageBody = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(body.as_str(), format!("x{c}"));
+        }
+
+        #[test]
+        fn optimistic_ids_and_emoji_are_bounded_in_bytes(c in visible(), n in 1usize..80) {
+            let raw: String = std::iter::repeat_n(c, n).collect();
+            prop_assert_eq!(OptimisticId::parse(raw.clone()).is_ok(), raw.len() <= OptimisticId::MAX_LEN);
+            prop_assert_eq!(Emoji::parse(raw.clone()).is_ok(), raw.len() <= Emoji::MAX_LEN);
+            if let Ok(emoji) = Emoji::parse(raw.clone()) {
+                prop_assert_eq!(Emoji::parse(emoji.as_str()).unwrap(), emoji);
+            }
+        }
+
+        #[test]
+        fn display_names_are_clean_and_cleaning_them_again_changes_nothing(raw in "\\PC{0,250}|[\\s\u{0}-\u{1f}a-z]{0,30}") {
+            if let Some(name) = display_name(&raw) {
+                prop_assert!(name.chars().count() <= 200);
+                prop_assert!(!name.chars().any(char::is_control));
+                prop_assert_eq!(name.trim(), name.as_str());
+                prop_assert_eq!(display_name(&name), Some(name.clone()));
+            }
+        }
+
+        #[test]
+        fn metadata_round_trips_and_is_bounded(
+            entries in prop::collection::btree_map("[a-z]{1,8}", "\\PC{0,40}", 0..20),
+        ) {
+            let value = serde_json::to_value(&entries).unwrap();
+            let size = serde_json::to_vec(&value).unwrap().len();
+            match MessageMetadata::parse(value.clone()) {
+                Ok(metadata) => {
+                    prop_assert!(size <= MessageMetadata::MAX_BYTES);
+                    prop_assert_eq!(Value::from(metadata), value);
+                }
+                Err(_) => prop_assert!(size > MessageMetadata::MAX_BYTES || has_nul(&value)),
+            }
+        }
     }
 }

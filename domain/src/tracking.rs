@@ -492,3 +492,30 @@ mod tests {
         assert_eq!((state.activities(), state.page_views()), (1, 1));
     }
 }
+
+/// Properties of the tracking parsers, over generated inputs.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn activity_names_and_pages_are_bounded_in_characters(c in any::<char>(), n in 95usize..105) {
+            let raw: String = std::iter::repeat_n(c, n).collect();
+            let activity = !c.is_whitespace() && !c.is_control() && n <= ActivityName::MAX_CHARS;
+            prop_assert_eq!(ActivityName::parse(raw.clone()).is_ok(), activity);
+            let page: String = std::iter::repeat_n(c, n * 21).collect();
+            let page_ok = !c.is_whitespace() && !c.is_control() && n * 21 <= PageUrl::MAX_CHARS;
+            prop_assert_eq!(PageUrl::parse("page", page).is_ok(), page_ok);
+        }
+
+        #[test]
+        fn activity_data_is_bounded_json_without_nul(text in "\\PC{0,60}|[a\u{0}]{0,5}", n in 0usize..400) {
+            let value = serde_json::json!({ "items": vec![text.clone(); n] });
+            let size = serde_json::to_vec(&value).unwrap().len();
+            let ok = size <= ActivityData::MAX_BYTES && !text.contains('\0');
+            prop_assert_eq!(ActivityData::parse(value.clone()).map(ActivityData::into_value).ok(), ok.then_some(value));
+        }
+    }
+}

@@ -20,6 +20,8 @@
 //! - [`support`]: support settings, the policy runner (auto-assignment, idle
 //!   timeout) and the support JSON shapes.
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
+//! - [`fuzzing`]: what the fuzz targets feed the decoders, and their
+//!   invariants.
 
 pub mod app;
 pub mod assistant;
@@ -28,6 +30,7 @@ pub mod commands;
 pub mod config;
 pub mod dialects;
 pub mod error;
+pub mod fuzzing;
 pub mod http;
 pub mod limits;
 pub mod presence;

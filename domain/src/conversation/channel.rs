@@ -122,3 +122,34 @@ mod tests {
         assert!(ChannelText::parse("topic", "t".repeat(1_001)).is_err());
     }
 }
+
+/// Properties of the channel's texts, over generated inputs.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_channel_name_is_trimmed_bounded_in_characters_and_parses_again_to_itself(
+            raw in "[ \t]{0,3}\\PC{0,90}[ \t]{0,3}",
+        ) {
+            let trimmed = raw.trim().to_owned();
+            let valid = !trimmed.is_empty()
+                && !trimmed.chars().any(char::is_control)
+                && trimmed.chars().count() <= ChannelName::MAX_CHARS;
+            prop_assert_eq!(ChannelName::parse(raw.clone()).is_ok(), valid);
+            if let Ok(name) = ChannelName::parse(raw) {
+                prop_assert_eq!(name.as_str(), trimmed.as_str());
+                prop_assert_eq!(ChannelName::parse(name.as_str()).unwrap(), name.clone());
+            }
+        }
+
+        #[test]
+        fn a_channel_text_parses_again_to_itself(raw in "\\PC{0,40}|[a\t\n\u{0}\u{7}]{0,10}") {
+            if let Ok(text) = ChannelText::parse("topic", raw) {
+                prop_assert_eq!(ChannelText::parse("topic", text.as_str()).unwrap(), text.clone());
+            }
+        }
+    }
+}

@@ -425,3 +425,31 @@ mod tests {
         assert!(MessageKind::parse("image").is_err());
     }
 }
+
+/// Properties of the support parsers, over generated inputs.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_remark_is_bounded_in_characters_and_kept_as_given(c in any::<char>(), n in 1990usize..2010) {
+            let raw: String = std::iter::repeat_n(c, n).collect();
+            let allowed = !c.is_control() || matches!(c, '\n' | '\r' | '\t');
+            let outcome = Remark::parse("comment", raw.clone());
+            prop_assert_eq!(outcome.is_ok(), allowed && n <= Remark::MAX_CHARS);
+            if let Ok(remark) = outcome {
+                prop_assert_eq!(remark.as_str(), raw.as_str());
+            }
+        }
+
+        #[test]
+        fn ratings_round_trip_through_their_wire_names(raw in "\\PC{0,6}|[1-5]|good|bad") {
+            for parsed in [Rating::parse(&raw), Rating::parse_stars(&raw)].into_iter().flatten() {
+                prop_assert_eq!(parsed.as_str(), raw.as_str());
+                prop_assert_eq!(Rating::from_stored(parsed.as_str()).unwrap(), parsed);
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use projections::Update;
 use socketioxide::SocketIo;
 
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::state::AppState;
 
 /// Route an inbound event to the dialect that owns its name.
@@ -34,6 +34,24 @@ pub async fn dispatch(call: &Call) -> Result<(), WireError> {
         "UNKNOWN_EVENT",
         format!("no handler for event {:?}", call.event),
     ))
+}
+
+/// Decode an inbound event of namespace `/` as its handler does, without
+/// IO: `None` when no dialect owns its name (see [`crate::fuzzing`]).
+pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
+    lvng::decode(input)
+        .or_else(|| buddy::decode(input))
+        .or_else(|| chatbot::decode(input))
+}
+
+/// What the pure decoding step of an event gives its handler, whatever the
+/// event: tests and fuzz targets only print it.
+pub type Decoded = Box<dyn std::fmt::Debug>;
+
+fn decoded<T: std::fmt::Debug + 'static>(
+    outcome: Result<T, WireError>,
+) -> Result<Decoded, WireError> {
+    outcome.map(|value| Box::new(value) as Decoded)
 }
 
 /// Render one update for every dialect's listeners.

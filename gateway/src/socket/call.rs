@@ -24,6 +24,35 @@ pub struct Call {
     ack: Mutex<Option<AckSender>>,
 }
 
+/// What decoding an event needs, and nothing that does IO: its name, its
+/// payload and who sent it. The dialects' `decode` functions take this, so
+/// that the handlers and the fuzz targets (see [`crate::fuzzing`]) decode
+/// with the same code, and no socket is needed to test it.
+#[derive(Clone, Copy)]
+pub struct Inbound<'a> {
+    pub event: &'a str,
+    pub data: &'a Value,
+    pub actor: &'a Actor,
+}
+
+impl Inbound<'_> {
+    /// Decode the payload. Unknown fields are ignored; missing or mistyped
+    /// ones are a `VALIDATION_ERROR` naming the event and the problem.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, WireError> {
+        // An event sent without a payload decodes as an empty object.
+        let empty = Value::Object(Default::default());
+        let data = match self.data {
+            Value::Null => &empty,
+            other => other,
+        };
+        // Deserialize from the borrowed value: no copy of the payload.
+        T::deserialize(data).map_err(|e| {
+            WireError::validation(format!("{} payload is not valid", self.event))
+                .with_details(format!("{}: {e}", self.event))
+        })
+    }
+}
+
 impl Call {
     pub fn new(
         state: AppState,
@@ -52,20 +81,18 @@ impl Call {
         self
     }
 
-    /// Decode the payload. Unknown fields are ignored; missing or mistyped
-    /// ones are a `VALIDATION_ERROR` naming the event and the problem.
+    /// Decode the payload (see [`Inbound::parse`]).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, WireError> {
-        // An event sent without a payload decodes as an empty object.
-        let empty = Value::Object(Default::default());
-        let data = match &self.data {
-            Value::Null => &empty,
-            other => other,
-        };
-        // Deserialize from the borrowed value: no copy of the payload.
-        T::deserialize(data).map_err(|e| {
-            WireError::validation(format!("{} payload is not valid", self.event))
-                .with_details(format!("{}: {e}", self.event))
-        })
+        self.inbound().parse()
+    }
+
+    /// The event as its pure decoding step sees it.
+    pub fn inbound(&self) -> Inbound<'_> {
+        Inbound {
+            event: &self.event,
+            data: &self.data,
+            actor: &self.actor,
+        }
     }
 
     pub fn origin(&self, dialect: &'static str) -> Origin<'_> {

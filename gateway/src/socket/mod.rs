@@ -6,7 +6,7 @@ mod call;
 pub(crate) mod rate_limit;
 mod widget;
 
-pub use call::{Call, Session};
+pub use call::{Call, Inbound, Session};
 pub use rate_limit::RateLimit;
 pub use widget::{WIDGET_VALIDATION_ERROR, Widget, widget};
 

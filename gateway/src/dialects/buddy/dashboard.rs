@@ -9,9 +9,10 @@ use serde_json::json;
 
 use super::dashboard_room;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
-fn room(call: &Call) -> Result<String, WireError> {
+/// The dashboard room, if the caller may follow it (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
     if !call.actor.role.is_staff() {
         return Err(WireError::forbidden(
             "only agents, supervisors and admins may follow the dashboard",
@@ -21,14 +22,14 @@ fn room(call: &Call) -> Result<String, WireError> {
 }
 
 pub async fn join(call: &Call) -> Result<(), WireError> {
-    let room = room(call)?;
+    let room = decode(&call.inbound())?;
     call.socket.join(room.clone());
     call.answer(&json!({ "success": true, "room": room }));
     Ok(())
 }
 
 pub async fn leave(call: &Call) -> Result<(), WireError> {
-    let room = room(call)?;
+    let room = decode(&call.inbound())?;
     call.socket.leave(room.clone());
     call.answer(&json!({ "success": true, "room": room }));
     Ok(())

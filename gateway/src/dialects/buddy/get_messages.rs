@@ -8,14 +8,14 @@
 //! messages not yet shared; customers read the conversations they take
 //! part in, without those.
 
-use projections::conversation_list;
 use projections::conversation_messages::{self, Visibility};
+use projections::{Room, conversation_list};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{conversation, render};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 100;
@@ -28,7 +28,8 @@ struct GetMessages {
     offset: Option<i64>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation and the page asked for (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, i64, i64), WireError> {
     let request: GetMessages = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     let invalid =
@@ -43,6 +44,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     if offset < 0 {
         return Err(invalid(format!("offset must be 0 or more, not {offset}")));
     }
+    Ok((room, limit, offset))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, limit, offset) = decode(&call.inbound())?;
     let state = &call.state;
     let db = state.log.db();
     // The caller may have just opened or joined it.

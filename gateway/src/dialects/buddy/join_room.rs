@@ -8,12 +8,13 @@
 //! same command. Staff also join the conversation's staff room.
 
 use domain::conversation::Action;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{UserRole, conversation, conversation_room, ensure_caller, render, run, staff_room};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,7 +24,8 @@ struct JoinRoom {
     user_role: String,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation to join, if the payload speaks for the caller (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
     let request: JoinRoom = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     let claimed = UserRole::parse("userRole", &request.user_role)
@@ -37,6 +39,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         ))
         .in_conversation(room.id.as_str()));
     }
+    Ok(room)
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let room = decode(&call.inbound())?;
     let at = run(call, "join_room", &room, Action::Join).await?;
     // Only once the join is authorized and durable does the socket listen.
     call.socket.join(conversation_room(&room));

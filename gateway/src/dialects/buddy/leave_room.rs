@@ -3,12 +3,13 @@
 //! gets the same. The socket leaves the conversation's rooms.
 
 use domain::conversation::Action;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{conversation, conversation_room, ensure_caller, run, staff_room};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,12 +18,18 @@ struct LeaveRoom {
     user_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation to leave, if the payload speaks for the caller (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
     let request: LeaveRoom = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     if let Some(user) = &request.user_id {
         ensure_caller(call, &room, "userId", user)?;
     }
+    Ok(room)
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let room = decode(&call.inbound())?;
     run(call, "leave_room", &room, Action::Leave).await?;
     call.socket.leave(conversation_room(&room));
     call.socket.leave(staff_room(&room));

@@ -34,9 +34,10 @@ use domain::conversation::{Action, Kind};
 use domain::ids::{ConversationId, TenantId};
 use projections::Room;
 
+use super::{Decoded, decoded};
 use crate::commands;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 pub const DIALECT: &str = "buddy";
 
@@ -52,6 +53,22 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "share_robot_message" => share_robot_message::handle(call).await,
         "join_dashboard" => dashboard::join(call).await,
         "leave_dashboard" => dashboard::leave(call).await,
+        _ => return None,
+    })
+}
+
+/// Decode an inbound event of this dialect as its handler does, without
+/// IO: `None` when the event is not one of this dialect's. For tests and
+/// fuzzing ([`crate::fuzzing`]); the handlers call the same functions.
+pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
+    Some(match input.event {
+        "join_room" => decoded(join_room::decode(input)),
+        "leave_room" => decoded(leave_room::decode(input)),
+        "send_message" => decoded(send_message::decode(input)),
+        "typing_start" | "typing_stop" => decoded(typing::decode(input)),
+        "get_messages" => decoded(get_messages::decode(input)),
+        "share_robot_message" => decoded(share_robot_message::decode(input)),
+        "join_dashboard" | "leave_dashboard" => decoded(dashboard::decode(input)),
         _ => return None,
     })
 }
@@ -75,14 +92,14 @@ pub fn dashboard_room(tenant: &TenantId) -> String {
 
 /// The caller's conversation `raw` names: ids are per tenant, so another
 /// tenant's conversation is simply not there (`NOT_FOUND`).
-fn conversation(call: &Call, raw: &str) -> Result<Room, WireError> {
+fn conversation(call: &Inbound, raw: &str) -> Result<Room, WireError> {
     let id = ConversationId::parse(raw).map_err(WireError::from)?;
     Ok(Room::new(call.actor.tenant.clone(), Kind::Conversation, id))
 }
 
 /// A payload's `field` names the caller, or it is refused: nobody acts
 /// for someone else.
-fn ensure_caller(call: &Call, room: &Room, field: &str, user: &str) -> Result<(), WireError> {
+fn ensure_caller(call: &Inbound, room: &Room, field: &str, user: &str) -> Result<(), WireError> {
     if user == call.actor.user.as_str() {
         return Ok(());
     }

@@ -10,11 +10,12 @@
 use domain::conversation::{Action, MessageKind, NewMessage};
 use domain::ids::MessageId;
 use domain::message::MessageBody;
+use projections::Room;
 use serde::Deserialize;
 
 use super::{UserRole, conversation, ensure_caller, render, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,7 +28,9 @@ struct CreateMessage {
     kind: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation, and the message with its kind, if the payload speaks
+/// for the caller (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody, MessageKind), WireError> {
     let request: CreateMessage = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     let in_conversation = |e: WireError| e.in_conversation(room.id.as_str());
@@ -56,6 +59,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             role.as_str()
         ))));
     }
+    Ok((room, body, kind))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, body, kind) = decode(&call.inbound())?;
     let id = MessageId::generate();
     let content = body.as_str().to_owned();
     let message = NewMessage {

@@ -6,12 +6,13 @@
 
 use domain::conversation::Action;
 use domain::ids::MessageId;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{conversation, ensure_caller, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,12 +22,18 @@ struct Share {
     from_user_id: String,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation and the message to share (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageId), WireError> {
     let request: Share = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     let id = MessageId::parse(request.original_message_id)
         .map_err(|e| WireError::from(e).in_conversation(room.id.as_str()))?;
     ensure_caller(call, &room, "fromUserId", &request.from_user_id)?;
+    Ok((room, id))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, id) = decode(&call.inbound())?;
     run(
         call,
         "share_robot_message",

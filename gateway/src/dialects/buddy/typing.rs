@@ -7,12 +7,13 @@
 //! is the token's; the payload's `userName` is not used.
 
 use domain::conversation::Action;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{conversation, ensure_caller, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,10 +25,16 @@ struct Typing {
     _user_name: Option<String>,
 }
 
-pub async fn handle(call: &Call, started: bool) -> Result<(), WireError> {
+/// The conversation, if the payload speaks for the caller (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
     let request: Typing = call.parse()?;
     let room = conversation(call, &request.conversation_id)?;
     ensure_caller(call, &room, "userId", &request.user_id)?;
+    Ok(room)
+}
+
+pub async fn handle(call: &Call, started: bool) -> Result<(), WireError> {
+    let room = decode(&call.inbound())?;
     let (name, action) = if started {
         ("typing_start", Action::StartTyping)
     } else {

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::{list_room, reads};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::support::render;
 use crate::wire_time;
 
@@ -36,7 +36,8 @@ struct Join {
     tenant_id: Option<String>,
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
+/// Whether the caller may follow the tenant's list (no IO).
+pub(super) fn decode_join(call: &Inbound) -> Result<(), WireError> {
     let request: Join = call.parse()?;
     let tenant = request.tenant_id.ok_or_else(|| {
         WireError::validation("tenantId is required")
@@ -45,7 +46,11 @@ pub async fn join(call: &Call) -> Result<(), WireError> {
     if tenant != call.actor.tenant.as_str() {
         return Err(WireError::forbidden("tenantId is not your tenant"));
     }
-    staff_only(call)?;
+    staff_only(call)
+}
+
+pub async fn join(call: &Call) -> Result<(), WireError> {
+    decode_join(&call.inbound())?;
     call.socket.join(list_room(&call.actor.tenant));
     call.reply(
         "joined-conversation-list",
@@ -65,7 +70,8 @@ struct Request {
     end_date: Option<String>,
 }
 
-pub async fn request(call: &Call) -> Result<(), WireError> {
+/// The page of the list asked for, if the caller may see it (no IO).
+pub(super) fn decode_request(call: &Inbound) -> Result<SupportQuery, WireError> {
     let request: Request = call.parse()?;
     staff_only(call)?;
     let query = SupportQuery {
@@ -107,6 +113,11 @@ pub async fn request(call: &Call) -> Result<(), WireError> {
             }
         },
     };
+    Ok(query)
+}
+
+pub async fn request(call: &Call) -> Result<(), WireError> {
+    let query = decode_request(&call.inbound())?;
     let (conversations, total) = reads::list(&call.state, &query).await?;
     call.reply(
         "conversation-list",
@@ -131,7 +142,7 @@ pub async fn request(call: &Call) -> Result<(), WireError> {
     Ok(())
 }
 
-fn staff_only(call: &Call) -> Result<(), WireError> {
+fn staff_only(call: &Inbound) -> Result<(), WireError> {
     if call.actor.role.is_staff() {
         Ok(())
     } else {

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{dashboards_room, socket_state};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// Longest dashboard id accepted.
@@ -27,7 +27,8 @@ struct Subscribe {
     dashboard_id: Option<String>,
 }
 
-pub async fn subscribe(call: &Call) -> Result<(), WireError> {
+/// The dashboard to follow, if the caller may (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
     let request: Subscribe = call.parse()?;
     let id = request
         .dashboard_id
@@ -42,6 +43,11 @@ pub async fn subscribe(call: &Call) -> Result<(), WireError> {
             "only agents, supervisors and admins follow dashboards",
         ));
     }
+    Ok(id)
+}
+
+pub async fn subscribe(call: &Call) -> Result<(), WireError> {
+    let id = decode(&call.inbound())?;
     let added = socket_state(call).with(|s| {
         if s.dashboards.len() >= MAX_DASHBOARDS && !s.dashboards.contains(&id) {
             return false;

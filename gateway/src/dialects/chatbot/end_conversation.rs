@@ -5,11 +5,12 @@
 //! Ending twice is `INVALID_STATE`.
 
 use domain::conversation::{Action, EndReason};
+use projections::Room;
 use serde::Deserialize;
 
 use super::{conversation, invalid_in, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,7 +19,8 @@ struct End {
     reason: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation, and why the caller ends it (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, EndReason), WireError> {
     let request: End = call.parse()?;
     let room = conversation(call, request.conversation_id.as_deref())?;
     let reason = if call.actor.role.is_staff() {
@@ -38,6 +40,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         // Customers have one reason; anyone else is refused by the domain.
         EndReason::UserEnded
     };
+    Ok((room, reason))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, reason) = decode(&call.inbound())?;
     let action = Action::End {
         reason,
         idle_since: None,

@@ -5,11 +5,12 @@
 //! changes nothing.
 
 use domain::conversation::{Action, Remark};
+use projections::Room;
 use serde::Deserialize;
 
 use super::{conversation, invalid_in, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,7 +19,8 @@ struct Escalate {
     reason: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation and the reason given (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, Option<Remark>), WireError> {
     let request: Escalate = call.parse()?;
     let room = conversation(call, request.conversation_id.as_deref())?;
     let reason = request
@@ -26,6 +28,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .map(|r| Remark::parse("reason", r))
         .transpose()
         .map_err(invalid_in(&room))?;
+    Ok((room, reason))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, reason) = decode(&call.inbound())?;
     run(
         call,
         &call.actor,

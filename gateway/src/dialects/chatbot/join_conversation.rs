@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 use super::{DIALECT, conversation, conversation_room, render, run, socket_state, staff_room};
 use crate::error::WireError;
-use crate::socket::{Call, Session};
+use crate::socket::{Call, Inbound, Session};
 
 /// Namespace of session conversation ids (a fixed random UUID; never change it).
 const SESSION_CONVERSATIONS: Uuid = Uuid::from_u128(0x5d1c_2b7a_93e4_4f06_b8a1_7c2e_64d9_0f3b);
@@ -50,17 +50,30 @@ struct Join {
     conversation_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The session, and the conversation the payload names if it names one
+/// (its error, if any, is reported after the session's checks) (no IO).
+pub(super) fn decode(
+    call: &Inbound,
+) -> Result<(SessionId, Option<Result<Room, WireError>>), WireError> {
     let request: Join = call.parse()?;
     let raw_session = request.session_id.ok_or_else(|| {
         WireError::validation("sessionId is required")
             .with_details("join-conversation: missing field `sessionId`")
     })?;
     let session = SessionId::parse(raw_session).map_err(WireError::from)?;
+    let named = request
+        .conversation_id
+        .as_deref()
+        .map(|raw| conversation(call, Some(raw)));
+    Ok((session, named))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (session, named) = decode(&call.inbound())?;
     let chatbot = widget_chatbot(call);
     let actor = identity(call, chatbot.is_some(), &session)?;
-    let (room, action) = match request.conversation_id.as_deref() {
-        Some(raw) => (conversation(call, Some(raw))?, Action::Rejoin),
+    let (room, action) = match named {
+        Some(room) => (room?, Action::Rejoin),
         None => {
             let id = session_conversation(&actor, chatbot.as_ref(), &session);
             let room = Room::new(

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::socket_state;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 /// The longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 1_000;
@@ -55,13 +55,19 @@ fn join_failed(message: impl Into<String>) -> WireError {
     WireError::new("JOIN_KNOWLEDGE_ERROR", message)
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
+/// Whether the caller may join the room the payload names (no IO).
+pub(super) fn decode_join(call: &Inbound) -> Result<(), WireError> {
     let request: JoinKnowledge = call.parse().map_err(|e| join_failed(e.message))?;
     if let Some(tenant) = &request.tenant_id
         && tenant != call.actor.tenant.as_str()
     {
         return Err(join_failed("tenantId is not the caller's tenant"));
     }
+    Ok(())
+}
+
+pub async fn join(call: &Call) -> Result<(), WireError> {
+    decode_join(&call.inbound())?;
     call.socket.join(knowledge_room(call));
     call.reply(
         "knowledge-room-joined",
@@ -78,15 +84,21 @@ struct Search {
     tags: Vec<String>,
 }
 
-pub async fn search(call: &Call) -> Result<(), WireError> {
+/// The search the payload asks for (no IO).
+pub(super) fn decode_search(call: &Inbound) -> Result<KnowledgeQuery, WireError> {
     let request: Search = call.parse()?;
     let text = query_text(request.query)?;
-    let query = KnowledgeQuery {
-        text: text.clone(),
+    Ok(KnowledgeQuery {
+        text,
         category: request.category.filter(|c| !c.trim().is_empty()),
         tags: request.tags,
         limit: SEARCH_LIMIT,
-    };
+    })
+}
+
+pub async fn search(call: &Call) -> Result<(), WireError> {
+    let query = decode_search(&call.inbound())?;
+    let text = query.text.clone();
     let hits = knowledge::search(call.state.log.db(), &call.actor.tenant, &query).await?;
     let results: Vec<Value> = hits.iter().map(hit_json).collect();
     call.reply(
@@ -127,9 +139,14 @@ struct Rag {
     query: Option<String>,
 }
 
-pub async fn rag(call: &Call) -> Result<(), WireError> {
+/// The question of a RAG request (no IO).
+pub(super) fn decode_rag(call: &Inbound) -> Result<String, WireError> {
     let request: Rag = call.parse()?;
-    let text = query_text(request.query)?;
+    query_text(request.query)
+}
+
+pub async fn rag(call: &Call) -> Result<(), WireError> {
+    let text = decode_rag(&call.inbound())?;
     let question = question(call, &text).await?;
     let (tokens, mut received) = mpsc::channel(64);
     // Nobody streams this one: drain the tokens as they come.
@@ -140,8 +157,7 @@ pub async fn rag(call: &Call) -> Result<(), WireError> {
 }
 
 pub async fn rag_stream(call: &Call) -> Result<(), WireError> {
-    let request: Rag = call.parse()?;
-    let text = query_text(request.query)?;
+    let text = decode_rag(&call.inbound())?;
     let question = question(call, &text).await?;
     let response_id = Uuid::now_v7().to_string();
     call.emit(
@@ -230,7 +246,8 @@ struct Analyse {
     analysis_type: Option<String>,
 }
 
-pub async fn analyse(call: &Call) -> Result<(), WireError> {
+/// The message and the analysis asked for (no IO).
+pub(super) fn decode_analysis(call: &Inbound) -> Result<(AnalysisType, MessageBody), WireError> {
     let request: Analyse = call.parse()?;
     let kind = request
         .analysis_type
@@ -249,6 +266,11 @@ pub async fn analyse(call: &Call) -> Result<(), WireError> {
     // Held to a message's limits: analysis is of messages.
     let message = MessageBody::parse(message)
         .map_err(|e| WireError::validation(format!("invalid message: {e}")))?;
+    Ok((kind, message))
+}
+
+pub async fn analyse(call: &Call) -> Result<(), WireError> {
+    let (kind, message) = decode_analysis(&call.inbound())?;
     let analysis = analysis::analyze(message.as_str(), kind);
     call.reply(
         "ai-analysis-result",

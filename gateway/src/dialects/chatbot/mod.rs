@@ -51,9 +51,10 @@ use projections::Room;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::{Decoded, decoded};
 use crate::commands::{self, Origin};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 pub const DIALECT: &str = "chatbot";
 
@@ -87,6 +88,39 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
             tracing::debug!(socket = %call.socket.id, report = %call.data, "client-side error");
             Ok(())
         }
+        _ => return None,
+    })
+}
+
+/// Decode an inbound event of this dialect as its handler does, without
+/// IO: `None` when the event is not one of this dialect's. For tests and
+/// fuzzing ([`crate::fuzzing`]); the handlers call the same functions.
+/// Events that depend on the socket's state are decoded as for a socket
+/// that has joined no conversation yet.
+pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
+    Some(match input.event {
+        "join-conversation" => decoded(join_conversation::decode(input)),
+        "send-message" => decoded(send_message::decode(input)),
+        "typing" => decoded(typing::decode(input)),
+        "escalate" => decoded(escalate::decode(input)),
+        "end-conversation" => decoded(end_conversation::decode(input)),
+        "rate" => decoded(rate::decode(input)),
+        "join-conversation-list" => decoded(conversation_list::decode_join(input)),
+        "request-conversation-list" => decoded(conversation_list::decode_request(input)),
+        "update-conversation-metadata" => decoded(update_metadata::decode(input, None)),
+        "join-org" => decoded(org::decode_join(input)),
+        "leave-org" => decoded(org::decode_leave(input)),
+        "track-activity" => decoded(tracking::decode_activity(input)),
+        "page-view" => decoded(tracking::decode_page_view(input)),
+        "subscribe-dashboard" => decoded(dashboard::decode(input)),
+        "join-knowledge-room" => decoded(knowledge::decode_join(input)),
+        "search-knowledge" => decoded(knowledge::decode_search(input)),
+        "request-rag-response" | "request-rag-response-stream" => {
+            decoded(knowledge::decode_rag(input))
+        }
+        "request-ai-analysis" => decoded(knowledge::decode_analysis(input)),
+        // No payload: nothing to decode.
+        "ping" | "request-conversation-summary" | "error" => decoded(Ok(())),
         _ => return None,
     })
 }
@@ -151,7 +185,7 @@ pub fn dashboards_room(tenant: &TenantId) -> String {
 
 /// A conversation of the caller's tenant, from the payload's
 /// `conversationId`.
-fn conversation(call: &Call, raw: Option<&str>) -> Result<Room, WireError> {
+fn conversation(call: &Inbound, raw: Option<&str>) -> Result<Room, WireError> {
     let raw = raw.ok_or_else(|| {
         WireError::validation("conversationId is required")
             .with_details(format!("{}: missing field `conversationId`", call.event))

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::org_room;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -30,7 +30,8 @@ fn failed(message: &str) -> WireError {
     WireError::new("JOIN_ORG_FAILED", message)
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
+/// The organisation to follow, if the caller may (no IO).
+pub(super) fn decode_join(call: &Inbound) -> Result<String, WireError> {
     let request: Org = call.parse().map_err(|e| failed(&e.message))?;
     let org = request.org_id.ok_or_else(|| failed("orgId is required"))?;
     if org != call.actor.tenant.as_str() {
@@ -47,6 +48,11 @@ pub async fn join(call: &Call) -> Result<(), WireError> {
             "only agents, supervisors and admins follow the organisation's notifications",
         ));
     }
+    Ok(org)
+}
+
+pub async fn join(call: &Call) -> Result<(), WireError> {
+    let org = decode_join(&call.inbound())?;
     let room = org_room(&call.actor.tenant);
     call.socket.join(room.clone());
     call.reply(
@@ -56,7 +62,8 @@ pub async fn join(call: &Call) -> Result<(), WireError> {
     Ok(())
 }
 
-pub async fn leave(call: &Call) -> Result<(), WireError> {
+/// The organisation to stop following (no IO).
+pub(super) fn decode_leave(call: &Inbound) -> Result<String, WireError> {
     let request: Org = call.parse()?;
     let org = request
         .org_id
@@ -64,6 +71,11 @@ pub async fn leave(call: &Call) -> Result<(), WireError> {
     if org != call.actor.tenant.as_str() {
         return Err(WireError::forbidden("orgId is not your organisation"));
     }
+    Ok(org)
+}
+
+pub async fn leave(call: &Call) -> Result<(), WireError> {
+    let org = decode_leave(&call.inbound())?;
     call.socket.leave(org_room(&call.actor.tenant));
     call.reply(
         "org-left",

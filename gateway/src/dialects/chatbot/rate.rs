@@ -5,12 +5,13 @@
 //! rating}`; a bad rating notifies the organisation room.
 
 use domain::conversation::{Action, Rating, Remark};
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{conversation, invalid_in, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,7 +21,8 @@ struct Rate {
     comment: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation, the rating and the comment (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, Rating, Option<Remark>), WireError> {
     let request: Rate = call.parse()?;
     let room = conversation(call, request.conversation_id.as_deref())?;
     let rating = request.rating.ok_or_else(|| {
@@ -33,6 +35,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .map(|c| Remark::parse("comment", c))
         .transpose()
         .map_err(invalid_in(&room))?;
+    Ok((room, rating, comment))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, rating, comment) = decode(&call.inbound())?;
     run(
         call,
         &call.actor,

@@ -5,13 +5,14 @@
 use domain::conversation::{Action, MessageKind, NewMessage};
 use domain::ids::MessageId;
 use domain::message::MessageBody;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::render::{self, MessageParts};
 use super::{conversation, invalid_in, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,13 +21,19 @@ struct Send {
     conversation_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation and the message (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody), WireError> {
     let request: Send = call.parse()?;
     let room = conversation(call, request.conversation_id.as_deref())?;
     let content = request.content.ok_or_else(|| {
         WireError::validation("content is required").in_conversation(room.id.as_str())
     })?;
     let body = MessageBody::parse(content).map_err(invalid_in(&room))?;
+    Ok((room, body))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, body) = decode(&call.inbound())?;
     let id = MessageId::generate();
     let message = NewMessage::text(id.clone(), body.clone());
     let actor = call.actor.clone();

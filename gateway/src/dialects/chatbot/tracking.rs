@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::DIALECT;
 use crate::commands;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -24,7 +24,8 @@ struct Activity {
     data: Option<Value>,
 }
 
-pub async fn track_activity(call: &Call) -> Result<(), WireError> {
+/// The activity the payload reports (no IO).
+pub(super) fn decode_activity(call: &Inbound) -> Result<TrackingAction, WireError> {
     let request: Activity = call.parse()?;
     let activity = request
         .activity
@@ -33,6 +34,11 @@ pub async fn track_activity(call: &Call) -> Result<(), WireError> {
         activity: ActivityName::parse(activity)?,
         data: request.data.map(ActivityData::parse).transpose()?,
     };
+    Ok(action)
+}
+
+pub async fn track_activity(call: &Call) -> Result<(), WireError> {
+    let action = decode_activity(&call.inbound())?;
     record(call, "track-activity", action).await
 }
 
@@ -43,7 +49,8 @@ struct PageView {
     referrer: Option<String>,
 }
 
-pub async fn page_view(call: &Call) -> Result<(), WireError> {
+/// The page view the payload reports (no IO).
+pub(super) fn decode_page_view(call: &Inbound) -> Result<TrackingAction, WireError> {
     let request: PageView = call.parse()?;
     let page = request
         .page
@@ -56,6 +63,11 @@ pub async fn page_view(call: &Call) -> Result<(), WireError> {
             .map(|r| PageUrl::parse("referrer", r))
             .transpose()?,
     };
+    Ok(action)
+}
+
+pub async fn page_view(call: &Call) -> Result<(), WireError> {
+    let action = decode_page_view(&call.inbound())?;
     record(call, "page-view", action).await
 }
 

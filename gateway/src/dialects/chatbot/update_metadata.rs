@@ -10,13 +10,15 @@
 //! past either, and nothing changes).
 
 use domain::conversation::Action;
+use domain::ids::ConversationId;
 use domain::message::MessageMetadata;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{conversation, invalid_in, run, socket_state};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,9 +27,13 @@ struct Update {
     conversation_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+/// The conversation (the payload's, else `current`: the one the socket
+/// joined last) and the keys to merge (no IO).
+pub(super) fn decode(
+    call: &Inbound,
+    current: Option<ConversationId>,
+) -> Result<(Room, MessageMetadata), WireError> {
     let request: Update = call.parse()?;
-    let current = socket_state(call).with(|s| s.current.clone());
     let raw = request
         .conversation_id
         .or_else(|| current.map(String::from))
@@ -41,6 +47,12 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         WireError::validation("metadata is required (an object)").in_conversation(room.id.as_str())
     })?;
     let changes = MessageMetadata::parse(metadata).map_err(invalid_in(&room))?;
+    Ok((room, changes))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let current = socket_state(call).with(|s| s.current.clone());
+    let (room, changes) = decode(&call.inbound(), current)?;
     let echo = Value::from(changes.clone());
     run(
         call,

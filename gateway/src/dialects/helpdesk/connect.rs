@@ -75,17 +75,61 @@ fn refuse(status: u16, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// The connect middleware: authenticate, or refuse with 400 or 401.
+/// The connect middleware: authenticate, or refuse with 400 or 401 (or
+/// 429 past a connection cap).
 pub async fn check(
     socket: SocketRef,
     TryData(handshake): TryData<Value>,
     State(state): State<AppState>,
 ) -> Result<(), Refusal> {
     let handshake = handshake.unwrap_or(Value::Null);
-    let query: Vec<(String, String)> = socket
-        .req_parts()
-        .uri
-        .query()
+    // Counted once authenticated; the slot goes with the socket, however
+    // the connection ends.
+    let ip = state.limits.client_ip(socket.req_parts());
+    let admit = |client: Client<'_>| {
+        state.limits.connect(client, ip).map_err(|error| Refusal {
+            status: 429,
+            message: error.message,
+            code: Some(error.code),
+        })
+    };
+    let (credential, (allowance, slot)) =
+        match presented(socket.req_parts().uri.query(), &handshake)? {
+            Presented::ApiKey(key) => {
+                let (tenant, key_id) = api_key(&state, &key).await?;
+                let admitted = admit(Client::Key(&key_id))?;
+                (Credential::ApiKey(tenant), admitted)
+            }
+            Presented::Jwt(token) => {
+                let actor = state
+                    .auth
+                    .verify(&token)
+                    .map_err(|e: AuthError| refuse(401, e.to_string()))?;
+                let admitted = admit(Client::User(&actor))?;
+                (Credential::Token(actor), admitted)
+            }
+        };
+    socket.extensions.insert(slot);
+    socket.extensions.insert(allowance);
+    socket
+        .extensions
+        .insert(super::HelpdeskSocket::new(credential));
+    Ok(())
+}
+
+/// The credential a connection presents, as its query string and
+/// handshake say (no IO).
+#[derive(Debug)]
+pub enum Presented {
+    /// `?token_source=api&token=API_KEY`
+    ApiKey(String),
+    /// A JWT: `auth.token`, else `?token=` (with `token_source=jwt` or none).
+    Jwt(String),
+}
+
+/// Read the credential a connection presents, or refuse it with 400.
+pub fn presented(query: Option<&str>, handshake: &Value) -> Result<Presented, Refusal> {
+    let query: Vec<(String, String)> = query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let param = |name: &str| {
@@ -100,23 +144,10 @@ pub async fn check(
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .map(str::to_owned);
-    // Counted once authenticated; the slot goes with the socket, however
-    // the connection ends.
-    let ip = state.limits.client_ip(socket.req_parts());
-    let admit = |client: Client<'_>| {
-        state.limits.connect(client, ip).map_err(|error| Refusal {
-            status: 429,
-            message: error.message,
-            code: Some(error.code),
-        })
-    };
-    let admitted;
-    let credential = match param("token_source").as_deref() {
+    match param("token_source").as_deref() {
         Some("api") => {
             let key = param("token").ok_or_else(|| refuse(400, "token is required"))?;
-            let (tenant, key_id) = api_key(&state, &key).await?;
-            admitted = admit(Client::Key(&key_id))?;
-            Credential::ApiKey(tenant)
+            Ok(Presented::ApiKey(key))
         }
         None | Some("jwt") => {
             let token = handshake_token.or_else(|| param("token")).ok_or_else(|| {
@@ -125,27 +156,13 @@ pub async fn check(
                     "a token is required (token_source=api&token=API_KEY, or a JWT)",
                 )
             })?;
-            let actor = state
-                .auth
-                .verify(&token)
-                .map_err(|e: AuthError| refuse(401, e.to_string()))?;
-            admitted = admit(Client::User(&actor))?;
-            Credential::Token(actor)
+            Ok(Presented::Jwt(token))
         }
-        Some(other) => {
-            return Err(refuse(
-                400,
-                format!("token_source {other:?} is not \"api\" or \"jwt\""),
-            ));
-        }
-    };
-    let (allowance, slot) = admitted;
-    socket.extensions.insert(slot);
-    socket.extensions.insert(allowance);
-    socket
-        .extensions
-        .insert(super::HelpdeskSocket::new(credential));
-    Ok(())
+        Some(other) => Err(refuse(
+            400,
+            format!("token_source {other:?} is not \"api\" or \"jwt\""),
+        )),
+    }
 }
 
 /// The tenant of a valid, unrevoked API key. Errors never repeat the key.
@@ -229,8 +246,8 @@ async fn on_event(
         ))
     } else if let Some(error) = unreadable {
         Err(error)
-    } else if !event.data.is_object() && !event.data.is_null() {
-        Err(WireError::validation("the payload must be a JSON object"))
+    } else if let Err(error) = super::check_payload(&event.data) {
+        Err(error)
     } else {
         match AssertUnwindSafe(dispatch(&event)).catch_unwind().await {
             Ok(outcome) => outcome,

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use uuid::Uuid;
 
-use super::{CHATBOT, DIALECT, Event, MAX_OPEN, conversation_room};
+use super::{
+    CHATBOT, DIALECT, Event, MAX_OPEN, conversation_room, optional_text, session_id, text,
+};
 use crate::commands::{self, Origin};
 use crate::error::WireError;
 use crate::wire_time;
@@ -57,9 +59,19 @@ pub async fn leave(event: &Event) -> Result<(), WireError> {
     Ok(())
 }
 
-fn ticket_id(raw: &str) -> Result<ConversationId, WireError> {
+/// A `ticket_chat_id` (no IO).
+pub(super) fn ticket_id(raw: &str) -> Result<ConversationId, WireError> {
     ConversationId::parse(raw)
         .map_err(|e| WireError::validation(format!("invalid ticket_chat_id: {e}")))
+}
+
+/// The session an event names, if it names one (else it is the socket's);
+/// as [`Event::bound_or_named`] reads it (no IO).
+pub(super) fn named_session(data: &Value) -> Result<Option<SessionId>, WireError> {
+    match data.get("session_id") {
+        Some(Value::String(_)) => session_id(data).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// The one answer for a conversation that is not the socket's, whether it
@@ -206,25 +218,49 @@ fn header(event: &Event, name: &str) -> Option<String> {
         .and_then(SupportDetails::clip)
 }
 
-pub async fn support(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.session()?;
-    let text = event.text("message")?;
-    let attachment = match event.data.get("attachment") {
+/// A `support` message, decoded and checked as far as it can be without
+/// reading anything.
+#[derive(Debug)]
+pub(super) struct SupportRequest {
+    body: MessageBody,
+    attachment: bool,
+    metadata: Option<Value>,
+    ticket: Option<String>,
+}
+
+/// The message of a `support` event, after its session (no IO).
+pub(super) fn support_request(data: &Value) -> Result<SupportRequest, WireError> {
+    let text = text(data, "message")?;
+    let attachment = match data.get("attachment") {
         Some(Value::Bool(b)) => *b,
         None | Some(Value::Null) => false,
         Some(_) => return Err(WireError::validation("attachment must be true or false")),
     };
-    let metadata = event
-        .data
-        .get("attachment_metadata")
-        .filter(|v| !v.is_null());
+    let metadata = data.get("attachment_metadata").filter(|v| !v.is_null());
     if attachment && !matches!(metadata, Some(Value::Object(_) | Value::Array(_))) {
         return Err(WireError::validation(
             "attachment_metadata (an object or array) is required when attachment is true",
         ));
     }
     let body = MessageBody::parse(text).map_err(WireError::from)?;
-    let id = match event.optional_text("ticket_chat_id")? {
+    let ticket = optional_text(data, "ticket_chat_id")?;
+    Ok(SupportRequest {
+        body,
+        attachment,
+        metadata: metadata.cloned(),
+        ticket,
+    })
+}
+
+pub async fn support(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.session()?;
+    let SupportRequest {
+        body,
+        attachment,
+        metadata,
+        ticket: named,
+    } = support_request(&event.data)?;
+    let id = match named {
         Some(raw) => {
             let view = ticket(event, &raw).await?.view;
             if view.status.is_over() {
@@ -264,12 +300,7 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
         customer: actor,
         ..
     } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    let entity = event.text("entity")?;
-    if entity != "customer" {
-        return Err(WireError::validation(
-            "entity must be \"customer\" on a customer-side connection",
-        ));
-    }
+    entity(&event.data)?;
     let room = Room::new(
         view.room.tenant.clone(),
         Kind::Conversation,
@@ -300,6 +331,16 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
         .await?;
     }
     event.answer("Marked as read", json!({}));
+    Ok(())
+}
+
+/// A read mark's `entity`: this side marks as the customer (no IO).
+pub(super) fn entity(data: &Value) -> Result<(), WireError> {
+    if text(data, "entity")? != "customer" {
+        return Err(WireError::validation(
+            "entity must be \"customer\" on a customer-side connection",
+        ));
+    }
     Ok(())
 }
 
@@ -344,18 +385,7 @@ pub async fn review(event: &Event) -> Result<(), WireError> {
         customer: actor,
         ..
     } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    let raw = match event.data.get("rating") {
-        Some(Value::String(s)) => s.clone(),
-        // A number is what many clients send for "5".
-        Some(Value::Number(n)) => n.to_string(),
-        _ => return Err(WireError::validation("rating (\"1\" to \"5\") is required")),
-    };
-    let rating = Rating::parse_stars(&raw)?;
-    let review = event.optional_text("review")?;
-    let comment = review
-        .as_deref()
-        .map(|r| Remark::parse("review", r))
-        .transpose()?;
+    let (rating, review, comment) = review_request(&event.data)?;
     run(
         event,
         &actor,
@@ -373,4 +403,24 @@ pub async fn review(event: &Event) -> Result<(), WireError> {
         }),
     );
     Ok(())
+}
+
+/// A review: its stars, its text as sent, and that text as a remark (no
+/// IO).
+pub(super) fn review_request(
+    data: &Value,
+) -> Result<(Rating, Option<String>, Option<Remark>), WireError> {
+    let raw = match data.get("rating") {
+        Some(Value::String(s)) => s.clone(),
+        // A number is what many clients send for "5".
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(WireError::validation("rating (\"1\" to \"5\") is required")),
+    };
+    let rating = Rating::parse_stars(&raw)?;
+    let review = optional_text(data, "review")?;
+    let comment = review
+        .as_deref()
+        .map(|r| Remark::parse("review", r))
+        .transpose()?;
+    Ok((rating, review, comment))
 }

@@ -48,7 +48,7 @@ mod connect;
 mod conversations;
 mod push;
 
-pub use connect::{HelpdeskSocket, check, on_connect};
+pub use connect::{HelpdeskSocket, Presented, Refusal, check, on_connect, presented};
 pub use push::push;
 
 use domain::actor::{Actor, Role};
@@ -57,6 +57,7 @@ use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, SocketRef};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::dialects::{Decoded, decoded};
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -148,31 +149,18 @@ impl Event {
 
     /// A string field, required.
     pub fn text(&self, field: &str) -> Result<String, WireError> {
-        match self.data.get(field) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                Err(WireError::validation(format!("{field} is required")))
-            }
-            Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
-        }
+        text(&self.data, field)
     }
 
     /// A string field that may be null or absent.
     pub fn optional_text(&self, field: &str) -> Result<Option<String>, WireError> {
-        match self.data.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
-        }
+        optional_text(&self.data, field)
     }
 
     /// The session the event names, bound to the socket (the first one
     /// named), and the customer it is; the socket joins the customer's room.
     pub fn session(&self) -> Result<(SessionId, Actor), WireError> {
-        let raw = self.text("session_id")?;
-        let session = SessionId::parse(raw)
-            .map_err(|e| WireError::validation(format!("invalid session_id: {e}")))?;
+        let session = session_id(&self.data)?;
         self.hd.bind(&session)?;
         let customer = self.hd.customer(&session)?;
         self.socket
@@ -191,6 +179,75 @@ impl Event {
             .map(|session| Ok((session.clone(), self.hd.customer(&session)?)))
             .transpose()
     }
+}
+
+/// A string field of a payload, required.
+pub fn text(data: &Value, field: &str) -> Result<String, WireError> {
+    match data.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            Err(WireError::validation(format!("{field} is required")))
+        }
+        Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
+    }
+}
+
+/// A string field of a payload that may be null, blank or absent.
+pub fn optional_text(data: &Value, field: &str) -> Result<Option<String>, WireError> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(WireError::validation(format!("{field} must be a string"))),
+    }
+}
+
+/// The payload's `session_id`.
+pub fn session_id(data: &Value) -> Result<SessionId, WireError> {
+    SessionId::parse(text(data, "session_id")?)
+        .map_err(|e| WireError::validation(format!("invalid session_id: {e}")))
+}
+
+/// Every event's payload is an object (or nothing).
+pub fn check_payload(data: &Value) -> Result<(), WireError> {
+    if !data.is_object() && !data.is_null() {
+        return Err(WireError::validation("the payload must be a JSON object"));
+    }
+    Ok(())
+}
+
+/// Decode an event of this namespace as its handler does, without IO:
+/// `None` when there is no such event. For tests and fuzzing
+/// ([`crate::fuzzing`]); the handlers call the same functions, around
+/// their reads and the session's binding. A session the event does not
+/// name is the socket's (`None` here).
+pub fn decode(name: &str, data: &Value) -> Option<Result<Decoded, WireError>> {
+    use conversations::{entity, named_session, review_request, support_request, ticket_id};
+    let ticket = || ticket_id(&text(data, "ticket_chat_id")?);
+    let fields = match name {
+        "enter_customer_support" => decoded(session_id(data)),
+        "enter_support" | "close_support" | "close_call_support" => {
+            decoded(named_session(data).and_then(|s| Ok((s, ticket()?))))
+        }
+        "leave_support" => decoded(ticket()),
+        "support" => decoded(session_id(data).and_then(|s| Ok((s, support_request(data)?)))),
+        "mark_conversation_read" => decoded(named_session(data).and_then(|s| {
+            let id = ticket()?;
+            entity(data)?;
+            Ok((s, id))
+        })),
+        "review_support" => {
+            decoded(named_session(data).and_then(|s| Ok((s, ticket()?, review_request(data)?))))
+        }
+        "call_support" => decoded(session_id(data).and_then(|s| {
+            let id = optional_text(data, "ticket_chat_id")?
+                .map(|raw| ticket_id(&raw))
+                .transpose()?;
+            Ok((s, id))
+        })),
+        _ => return None,
+    };
+    Some(check_payload(data).and(fields))
 }
 
 /// Who the socket speaks for.

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::activity_room;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,7 +22,8 @@ struct Subscribe {
     customer_id: Option<String>,
 }
 
-fn room(call: &Call) -> Result<String, WireError> {
+/// The feed's room, if the caller may follow it (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
     let request: Subscribe = call.parse()?;
     if let Some(customer) = &request.customer_id
         && customer != call.actor.tenant.as_str()
@@ -40,7 +41,7 @@ fn room(call: &Call) -> Result<String, WireError> {
 }
 
 pub async fn subscribe(call: &Call) -> Result<(), WireError> {
-    let room = room(call)?;
+    let room = decode(&call.inbound())?;
     call.socket.join(room.clone());
     call.reply(
         "activity:subscribed",
@@ -50,7 +51,7 @@ pub async fn subscribe(call: &Call) -> Result<(), WireError> {
 }
 
 pub async fn unsubscribe(call: &Call) -> Result<(), WireError> {
-    let room = room(call)?;
+    let room = decode(&call.inbound())?;
     call.socket.leave(room.clone());
     call.reply(
         "activity:unsubscribed",

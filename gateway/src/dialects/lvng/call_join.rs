@@ -15,13 +15,15 @@ use domain::call::CallAction;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, RoomRef, call_room, leave_disconnected, membership, run_on_call};
+use super::calls::{
+    JoinedCalls, call_room, decode_room, leave_disconnected, membership, run_on_call,
+};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = call.parse::<RoomRef>()?.resolve()?;
+    let room = decode_room(&call.inbound())?;
     let membership = membership(&call.state, &call.actor, &room).await?;
     run_on_call(
         &call.state,

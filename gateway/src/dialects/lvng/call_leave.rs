@@ -7,13 +7,13 @@ use domain::call::{CallAction, LeaveReason};
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, RoomRef, call_room, run_on_call};
+use super::calls::{JoinedCalls, call_room, decode_room, run_on_call};
 use crate::error::WireError;
 use crate::socket::Call;
 use crate::wire_time;
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = call.parse::<RoomRef>()?.resolve()?;
+    let room = decode_room(&call.inbound())?;
     run_on_call(
         &call.state,
         &call.origin(DIALECT),

@@ -4,14 +4,14 @@
 //! participants of the running call may send it (`FORBIDDEN` otherwise).
 //! The ack callback gets `{roomName, timestamp}`.
 
-use domain::call::{CallAction, TranscriptSegment};
+use domain::call::{CallAction, RoomName, TranscriptSegment};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::DIALECT;
 use super::calls::{RoomRef, run_on_call};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -30,8 +30,9 @@ struct Segment {
     confidence: Option<f64>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Transcription = call.parse()?;
+/// The call room and the segment (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<(RoomName, TranscriptSegment), WireError> {
+    let request: Transcription = input.parse()?;
     let room = request.room.resolve()?;
     let Segment {
         speaker,
@@ -40,6 +41,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         confidence,
     } = request.segment;
     let segment = TranscriptSegment::parse(speaker, text, is_final, confidence)?;
+    Ok((room, segment))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, segment) = decode(&call.inbound())?;
     run_on_call(
         &call.state,
         &call.origin(DIALECT),

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::DIALECT;
 use crate::commands::{self, Origin};
 use crate::error::WireError;
+use crate::socket::Inbound;
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -77,6 +78,11 @@ pub(super) async fn membership(
     };
     state.read_your_writes(conversation_list::NAME).await;
     Ok(conversation_list::membership(state.log.db(), &actor.tenant, &id, &actor.user).await?)
+}
+
+/// The call room a `call:join` or `call:leave` names (no IO).
+pub(super) fn decode_room(input: &Inbound) -> Result<RoomName, WireError> {
+    input.parse::<RoomRef>()?.resolve()
 }
 
 /// Run `action` in the call room `room` of the caller's tenant.

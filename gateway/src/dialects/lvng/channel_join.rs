@@ -5,18 +5,24 @@
 //! join creates the channel.
 
 use domain::conversation::Action;
+use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::json;
 
 use super::{Target, render, room_name, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 /// The seed's history size.
 const HISTORY: u32 = 50;
 
+/// The channel the payload names (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
+    input.parse::<Target>()?.channel(input)
+}
+
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = call.parse::<Target>()?.channel(call)?;
+    let room = decode(&call.inbound())?;
     run(call, "channel:join", &room, Action::Join, None).await?;
     let name = room_name(&room);
     call.socket.join(name.clone());

@@ -5,12 +5,13 @@
 //! `updates` are ignored; at least one known key must be given.
 
 use domain::conversation::{Action, ChannelChanges, ChannelName, ChannelText};
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Target, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,9 +28,10 @@ struct Updates {
     topic: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Update = call.parse()?;
-    let room = request.target.channel(call)?;
+/// The channel and its changes (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<(Room, ChannelChanges), WireError> {
+    let request: Update = input.parse()?;
+    let room = request.target.channel(input)?;
     let updates = request
         .updates
         .ok_or_else(|| WireError::validation("updates is required"))?;
@@ -44,6 +46,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             .map(|t| ChannelText::parse("topic", t))
             .transpose()?,
     };
+    Ok((room, changes))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, changes) = decode(&call.inbound())?;
     run(
         call,
         "channel:update",

@@ -30,14 +30,14 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::conversation::Action;
 use domain::ids::MessageId;
-use projections::ProjectionError;
 use projections::conversation_messages::{self, Cursor, Since, Visibility};
+use projections::{ProjectionError, Room};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Target, render, room_name, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 const MAX_LIMIT: u32 = 500;
@@ -54,9 +54,20 @@ struct Rejoin {
     limit: Option<u32>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Rejoin = call.parse()?;
-    let room = request.target.conversation(call)?;
+/// A rejoin decoded and checked: where the client's view ends (its
+/// cursor), and how many messages it wants (`None`: the configured page).
+#[derive(Debug)]
+pub(super) struct Resume {
+    room: Room,
+    after_id: Option<MessageId>,
+    after_time: Option<DateTime<Utc>>,
+    limit: Option<u32>,
+}
+
+/// The conversation and the cursor the payload names (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<Resume, WireError> {
+    let request: Rejoin = input.parse()?;
+    let room = request.target.conversation(input)?;
     let conversation = &room.id;
     let invalid =
         |message: String| WireError::validation(message).in_conversation(conversation.as_str());
@@ -75,14 +86,31 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         })?),
     };
     let limit = match request.limit {
-        None => call.state.config.rejoin_page_size,
-        Some(n @ 1..=MAX_LIMIT) => n,
+        None => None,
+        Some(n @ 1..=MAX_LIMIT) => Some(n),
         Some(n) => {
             return Err(invalid(format!(
                 "limit {n} is not between 1 and {MAX_LIMIT}"
             )));
         }
     };
+    Ok(Resume {
+        room,
+        after_id,
+        after_time,
+        limit,
+    })
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let Resume {
+        room,
+        after_id,
+        after_time,
+        limit,
+    } = decode(&call.inbound())?;
+    let conversation = &room.id;
+    let limit = limit.unwrap_or(call.state.config.rejoin_page_size);
 
     run(call, "conversation:rejoin", &room, Action::Rejoin, None).await?;
     call.socket.join(room_name(&room));
@@ -201,5 +229,87 @@ mod tests {
         assert_eq!(parse_instant(&json!(noon.timestamp_millis())), Some(noon));
         assert_eq!(parse_instant(&json!("yesterday")), None);
         assert_eq!(parse_instant(&json!(true)), None);
+    }
+
+    mod props {
+        use super::super::{Resume, decode, parse_instant};
+        use crate::socket::Inbound;
+        use chrono::DateTime;
+        use domain::actor::{Actor, Role};
+        use domain::ids::{MessageId, TenantId, UserId};
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        /// 0001-01-01 and 9999-12-31T23:59:59.999Z: the times RFC 3339
+        /// writes with four-digit years.
+        const FIRST_MS: i64 = -62_135_596_800_000;
+        const LAST_MS: i64 = 253_402_300_799_999;
+
+        fn rejoin(payload: Value) -> Result<Resume, crate::WireError> {
+            let actor = Actor {
+                user: UserId::parse("ana").unwrap(),
+                tenant: TenantId::parse("acme").unwrap(),
+                role: Role::Customer,
+                name: None,
+            };
+            decode(&Inbound {
+                event: "conversation:rejoin",
+                data: &payload,
+                actor: &actor,
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn a_message_time_on_the_wire_is_an_exact_cursor(ms in FIRST_MS..=LAST_MS) {
+                let at = DateTime::from_timestamp_millis(ms).unwrap();
+                prop_assert_eq!(parse_instant(&json!(crate::wire_time(at))), Some(at));
+                prop_assert_eq!(parse_instant(&json!(ms)), Some(at));
+            }
+
+            #[test]
+            fn any_number_is_epoch_milliseconds_or_refused(n in any::<i64>(), f in any::<f64>()) {
+                prop_assert_eq!(parse_instant(&json!(n)), DateTime::from_timestamp_millis(n));
+                // Fractions are not milliseconds: refused, never rounded.
+                if f.fract() != 0.0 {
+                    prop_assert_eq!(parse_instant(&json!(f)), None);
+                }
+            }
+
+            #[test]
+            fn no_string_makes_the_cursor_panic(raw in "\\PC{0,40}|[0-9T:Z+. -]{0,30}") {
+                let _ = parse_instant(&json!(raw));
+                let outcome = rejoin(json!({ "conversationId": "c1", "lastMessageTimestamp": raw }));
+                if let Err(error) = outcome {
+                    prop_assert_eq!(error.code, "VALIDATION_ERROR");
+                }
+            }
+
+            #[test]
+            fn a_next_cursor_sent_back_names_the_same_message(
+                raw in "[A-Za-z0-9_.@-]{1,128}",
+                limit in any::<u32>(),
+            ) {
+                let sent = MessageId::parse(raw).unwrap();
+                for id in [sent, MessageId::generate()] {
+                    let payload = json!({
+                        "conversationId": "c1",
+                        "lastMessageId": id.to_string(),
+                        "limit": limit,
+                    });
+                    match rejoin(payload) {
+                        Ok(resume) => {
+                            prop_assert_eq!(resume.after_id, Some(id));
+                            prop_assert!((1..=super::super::MAX_LIMIT).contains(&limit));
+                            prop_assert_eq!(resume.limit, Some(limit));
+                        }
+                        Err(error) => {
+                            prop_assert!(!(1..=super::super::MAX_LIMIT).contains(&limit));
+                            prop_assert_eq!(error.code, "VALIDATION_ERROR");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,13 +6,15 @@
 //! content).
 
 use domain::conversation::Action;
+use domain::ids::MessageId;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::message_id;
 use super::{Target, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,10 +24,16 @@ struct Delete {
     message_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Delete = call.parse()?;
-    let room = request.target.resolve(call)?;
+/// The room and the message to delete (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<(Room, MessageId), WireError> {
+    let request: Delete = input.parse()?;
+    let room = request.target.resolve(input)?;
     let id = message_id(request.message_id)?;
+    Ok((room, id))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, id) = decode(&call.inbound())?;
     run(
         call,
         "message:delete",

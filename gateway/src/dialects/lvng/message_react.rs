@@ -5,14 +5,16 @@
 //! removing what is not there is acknowledged and tells no one.
 
 use domain::conversation::Action;
+use domain::ids::MessageId;
 use domain::message::Emoji;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::message_id;
 use super::{Target, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,9 +26,19 @@ struct React {
     action: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: React = call.parse()?;
-    let room = request.target.resolve(call)?;
+/// A reaction decoded and checked.
+#[derive(Debug)]
+pub(super) struct Reaction {
+    room: Room,
+    id: MessageId,
+    emoji: Emoji,
+    add: bool,
+}
+
+/// The reaction the payload asks for (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<Reaction, WireError> {
+    let request: React = input.parse()?;
+    let room = request.target.resolve(input)?;
     let id = message_id(request.message_id)?;
     let emoji = Emoji::parse(
         request
@@ -43,6 +55,21 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             )));
         }
     };
+    Ok(Reaction {
+        room,
+        id,
+        emoji,
+        add,
+    })
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let Reaction {
+        room,
+        id,
+        emoji,
+        add,
+    } = decode(&call.inbound())?;
     run(
         call,
         "message:react",

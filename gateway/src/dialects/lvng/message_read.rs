@@ -7,13 +7,15 @@
 //! older messages read is acknowledged and tells no one.
 
 use domain::conversation::{Action, MAX_READ_BATCH};
+use domain::ids::MessageId;
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::parse_message_id;
 use super::{Target, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,9 +26,10 @@ struct Read {
     message_ids: Option<Vec<String>>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Read = call.parse()?;
-    let room = request.target.resolve(call)?;
+/// The room and the messages read (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<(Room, Vec<MessageId>), WireError> {
+    let request: Read = input.parse()?;
+    let room = request.target.resolve(input)?;
     let mut raw = request.message_ids.unwrap_or_default();
     raw.extend(request.message_id);
     if raw.is_empty() {
@@ -41,6 +44,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .into_iter()
         .map(parse_message_id)
         .collect::<Result<Vec<_>, _>>()?;
+    Ok((room, ids))
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let (room, ids) = decode(&call.inbound())?;
     let count = ids.len();
     run(call, "message:read", &room, Action::MarkRead { ids }, None).await?;
     call.answer(&json!({ "success": true, "count": count }));

@@ -10,13 +10,14 @@
 use domain::conversation::{Action, Conversation, MessageKind, NewMessage};
 use domain::ids::{MessageId, UserId};
 use domain::message::{MessageBody, OptimisticId};
+use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{Target, ids, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// Namespace of the command ids of optimistic sends (a fixed random UUID).
@@ -34,9 +35,20 @@ struct Send {
     optimistic_id: Option<String>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Send = call.parse()?;
-    let room = request.target.resolve(call)?;
+/// A `message:send` decoded and checked.
+#[derive(Debug)]
+pub(super) struct Post {
+    room: Room,
+    body: MessageBody,
+    optimistic_id: Option<OptimisticId>,
+    thread_id: Option<MessageId>,
+    mentions: Vec<UserId>,
+}
+
+/// The message the payload asks to post (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<Post, WireError> {
+    let request: Send = input.parse()?;
+    let room = request.target.resolve(input)?;
     let conversation = &room.id;
     let in_conversation =
         |e: domain::DomainError| WireError::from(e).in_conversation(conversation.as_str());
@@ -66,7 +78,24 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .map(UserId::parse)
         .collect::<Result<Vec<_>, _>>()
         .map_err(in_conversation)?;
+    Ok(Post {
+        room,
+        body,
+        optimistic_id,
+        thread_id,
+        mentions,
+    })
+}
 
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let Post {
+        room,
+        body,
+        optimistic_id,
+        thread_id,
+        mentions,
+    } = decode(&call.inbound())?;
+    let conversation = &room.id;
     let (id, command_id) = match &optimistic_id {
         Some(optimistic) => {
             let id = MessageId::for_optimistic(

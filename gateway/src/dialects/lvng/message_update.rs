@@ -7,12 +7,13 @@
 use domain::conversation::Action;
 use domain::ids::MessageId;
 use domain::message::{MessageBody, MessageMetadata};
+use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Target, run};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,9 +25,19 @@ struct Edit {
     metadata: Option<Value>,
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Edit = call.parse()?;
-    let room = request.target.resolve(call)?;
+/// An edit decoded and checked.
+#[derive(Debug)]
+pub(super) struct Change {
+    room: Room,
+    id: MessageId,
+    body: MessageBody,
+    metadata: Option<MessageMetadata>,
+}
+
+/// The edit the payload asks for (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<Change, WireError> {
+    let request: Edit = input.parse()?;
+    let room = request.target.resolve(input)?;
     let id = message_id(request.message_id)?;
     let body = MessageBody::parse(
         request
@@ -37,6 +48,21 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         None | Some(Value::Null) => None,
         Some(raw) => Some(MessageMetadata::parse(raw)?),
     };
+    Ok(Change {
+        room,
+        id,
+        body,
+        metadata,
+    })
+}
+
+pub async fn handle(call: &Call) -> Result<(), WireError> {
+    let Change {
+        room,
+        id,
+        body,
+        metadata,
+    } = decode(&call.inbound())?;
     run(
         call,
         "message:update",

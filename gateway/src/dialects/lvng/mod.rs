@@ -40,9 +40,10 @@ use domain::ids::{ConversationId, TenantId};
 use projections::Room;
 use serde::Deserialize;
 
+use super::{Decoded, decoded};
 use crate::commands;
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 pub const DIALECT: &str = "lvng";
 
@@ -71,6 +72,35 @@ pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
         "call:transcription" => call_transcription::handle(call).await,
         "swarm:subscribe" => swarm_subscribe::handle(call).await,
         "swarm:unsubscribe" => swarm_unsubscribe::handle(call).await,
+        _ => return None,
+    })
+}
+
+/// Decode an inbound event of this dialect as its handler does, without
+/// IO: `None` when the event is not one of this dialect's. For tests and
+/// fuzzing ([`crate::fuzzing`]); the handlers call the same functions.
+pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
+    Some(match input.event {
+        "conversation:join" => decoded(conversation_join::decode(input)),
+        "conversation:leave" => decoded(conversation_leave::decode(input)),
+        "conversation:rejoin" => decoded(conversation_rejoin::decode(input)),
+        "channel:join" => decoded(channel_join::decode(input)),
+        "channel:leave" => decoded(channel_leave::decode(input)),
+        "channel:update" => decoded(channel_update::decode(input)),
+        "message:send" => decoded(message_send::decode(input)),
+        "message:update" => decoded(message_update::decode(input)),
+        "message:delete" => decoded(message_delete::decode(input)),
+        "message:react" => decoded(message_react::decode(input)),
+        "message:read" | "message:read:batch" => decoded(message_read::decode(input)),
+        "activity:subscribe" | "activity:unsubscribe" => decoded(activity::decode(input)),
+        "typing:start" | "typing:stop" => decoded(typing::decode(input)),
+        "presence:update" => decoded(presence::decode(input)),
+        // The seed's heartbeat has no payload: nothing to decode.
+        "presence:heartbeat" => decoded(Ok(())),
+        "call:join" | "call:leave" => decoded(calls::decode_room(input)),
+        "call:transcription" => decoded(call_transcription::decode(input)),
+        "swarm:subscribe" => decoded(swarm_subscribe::decode(input)),
+        "swarm:unsubscribe" => decoded(swarm_unsubscribe::decode(input)),
         _ => return None,
     })
 }
@@ -114,7 +144,7 @@ impl Target {
     /// A conversation (`conversationId` wins when both are given, as the
     /// seed's payloads carry `channelId` everywhere) or a channel, of the
     /// caller's tenant: `customerId`, when given, must be that tenant.
-    fn resolve(&self, call: &Call) -> Result<Room, WireError> {
+    fn resolve(&self, call: &Inbound) -> Result<Room, WireError> {
         let (kind, raw) = match (&self.conversation_id, &self.channel_id) {
             (Some(id), _) => (Kind::Conversation, id),
             (None, Some(id)) => (Kind::Channel, id),
@@ -134,7 +164,7 @@ impl Target {
 
     /// The room `raw` names, of the caller's tenant: `customerId`, when
     /// given, must be that tenant.
-    fn room(&self, call: &Call, kind: Kind, raw: &str) -> Result<Room, WireError> {
+    fn room(&self, call: &Inbound, kind: Kind, raw: &str) -> Result<Room, WireError> {
         let field = match kind {
             Kind::Conversation => "conversationId",
             Kind::Channel => "channelId",
@@ -153,7 +183,7 @@ impl Target {
     }
 
     /// As [`Target::resolve`], but only a conversation will do.
-    fn conversation(&self, call: &Call) -> Result<Room, WireError> {
+    fn conversation(&self, call: &Inbound) -> Result<Room, WireError> {
         if self.conversation_id.is_none() {
             return Err(WireError::validation("conversationId is required")
                 .with_details(format!("{}: missing field `conversationId`", call.event)));
@@ -162,7 +192,7 @@ impl Target {
     }
 
     /// As [`Target::resolve`], but only a channel will do.
-    fn channel(&self, call: &Call) -> Result<Room, WireError> {
+    fn channel(&self, call: &Inbound) -> Result<Room, WireError> {
         match &self.channel_id {
             None => Err(WireError::validation("channelId is required")
                 .with_details(format!("{}: missing field `channelId`", call.event))),

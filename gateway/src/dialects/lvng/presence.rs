@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::DIALECT;
 use crate::error::WireError;
 use crate::presence;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -37,12 +37,21 @@ fn refuse_widget_visitors(call: &Call) -> Result<(), WireError> {
     }
 }
 
-pub async fn update(call: &Call) -> Result<(), WireError> {
-    refuse_widget_visitors(call)?;
+/// A status decoded and checked.
+type Status = (PresenceStatus, Option<CustomStatus>, Option<StatusText>);
+
+/// The status the payload sets (no IO).
+pub(super) fn decode(call: &Inbound) -> Result<Status, WireError> {
     let input: PresenceUpdate = call.parse()?;
     let status = PresenceStatus::parse(&input.status)?;
     let custom_status = CustomStatus::parse_optional(input.custom_status)?;
     let status_text = StatusText::parse_optional(input.status_text)?;
+    Ok((status, custom_status, status_text))
+}
+
+pub async fn update(call: &Call) -> Result<(), WireError> {
+    refuse_widget_visitors(call)?;
+    let (status, custom_status, status_text) = decode(&call.inbound())?;
     let actor = &call.actor;
     call.state
         .presence_tracker

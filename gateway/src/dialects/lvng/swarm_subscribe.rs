@@ -10,6 +10,7 @@
 //! clients order and de-duplicate by `sequence`. `afterSequence` (not in
 //! the seed) skips the steps a reconnecting client already has.
 
+use domain::swarm::SwarmSessionId;
 use projections::swarm_steps;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use super::swarm::{SessionRef, swarm_room, swarm_update};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
 
 /// Steps read per query while catching up (each up to 64 KiB).
 const PAGE: u32 = 100;
@@ -34,9 +35,14 @@ struct Subscribe {
     after_sequence: Option<u64>,
 }
 
+/// The session, and the step after which to catch up (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<(SwarmSessionId, Option<u64>), WireError> {
+    let request: Subscribe = input.parse()?;
+    Ok((request.session.resolve()?, request.after_sequence))
+}
+
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let request: Subscribe = call.parse()?;
-    let session = request.session.resolve()?;
+    let (session, after_sequence) = decode(&call.inbound())?;
     let tenant = &call.actor.tenant;
     call.socket.join(swarm_room(tenant, &session));
     call.reply(
@@ -48,7 +54,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     // If this times out the socket still gets every later step (it is in
     // the room), but the catch-up may lack the newest ones.
     state.read_your_writes(swarm_steps::NAME).await;
-    let mut after = request.after_sequence.unwrap_or(0);
+    let mut after = after_sequence.unwrap_or(0);
     loop {
         let page = swarm_steps::steps_after(state.log.db(), tenant, &session, after, PAGE).await?;
         for step in &page {

@@ -2,14 +2,20 @@
 //! in the seed, which names only `swarm:subscribed`) and the ack; the socket
 //! hears no more of the session.
 
+use domain::swarm::SwarmSessionId;
 use serde_json::json;
 
 use super::swarm::{SessionRef, swarm_room};
 use crate::error::WireError;
-use crate::socket::Call;
+use crate::socket::{Call, Inbound};
+
+/// The session to stop hearing (no IO).
+pub(super) fn decode(input: &Inbound) -> Result<SwarmSessionId, WireError> {
+    input.parse::<SessionRef>()?.resolve()
+}
 
 pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let session = call.parse::<SessionRef>()?.resolve()?;
+    let session = decode(&call.inbound())?;
     call.socket.leave(swarm_room(&call.actor.tenant, &session));
     call.reply(
         "swarm:unsubscribed",

@@ -12,14 +12,18 @@ use super::{CHATBOT, DIALECT};
 use crate::commands::{self, Origin};
 use crate::error::WireError;
 
-pub async fn handle(conn: &mut Conn, message: &Value) -> Result<Vec<Value>, WireError> {
+/// The message a `chat` carries (no IO).
+pub fn decode(message: &Value) -> Result<MessageBody, WireError> {
     let content = message
         .get("content")
         .ok_or_else(|| WireError::validation("chat needs a \"content\""))?
         .as_str()
         .ok_or_else(|| WireError::validation("\"content\" must be a string"))?;
-    let body =
-        MessageBody::parse(content).map_err(|e| WireError::validation(format!("content: {e}")))?;
+    MessageBody::parse(content).map_err(|e| WireError::validation(format!("content: {e}")))
+}
+
+pub async fn handle(conn: &mut Conn, message: &Value) -> Result<Vec<Value>, WireError> {
+    let body = decode(message)?;
     let conversation = ensure_conversation(conn).await?;
     let posted = post(conn, &conversation, &body).await;
     match posted {

@@ -229,17 +229,29 @@ fn reply(event: &ReplyEvent) -> Value {
     }
 }
 
+/// A client message's `type`, and the message (no IO).
+pub fn read(text: &str) -> Result<(String, Value), WireError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| WireError::validation(format!("invalid JSON: {e}")))?;
+    let kind = value
+        .get("type")
+        .ok_or_else(|| WireError::validation("a message needs a \"type\""))?
+        .as_str()
+        .ok_or_else(|| WireError::validation("\"type\" must be a string"))?
+        .to_owned();
+    Ok((kind, value))
+}
+
+pub fn unsupported(kind: &str) -> WireError {
+    WireError::validation(format!(
+        "unsupported message type {kind:?}: chat, human-escalation or ping"
+    ))
+}
+
 /// One client message: what to send back.
 async fn receive(conn: &mut Conn, text: &str) -> Vec<Value> {
     let outcome = async {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| WireError::validation(format!("invalid JSON: {e}")))?;
-        let kind = value
-            .get("type")
-            .ok_or_else(|| WireError::validation("a message needs a \"type\""))?
-            .as_str()
-            .ok_or_else(|| WireError::validation("\"type\" must be a string"))?
-            .to_owned();
+        let (kind, value) = read(text)?;
         if kind == "ping" {
             return Ok(vec![message("pong", json!({}))]);
         }
@@ -247,9 +259,7 @@ async fn receive(conn: &mut Conn, text: &str) -> Vec<Value> {
         match kind.as_str() {
             "chat" => chat::handle(conn, &value).await,
             "human-escalation" => escalate::handle(conn, &value).await,
-            other => Err(WireError::validation(format!(
-                "unsupported message type {other:?}: chat, human-escalation or ping"
-            ))),
+            other => Err(unsupported(other)),
         }
     }
     .await;

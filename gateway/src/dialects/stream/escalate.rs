@@ -8,12 +8,17 @@ use super::chat::{ensure_conversation, run};
 use super::connection::{Conn, message};
 use crate::error::WireError;
 
-pub async fn handle(conn: &mut Conn, request: &Value) -> Result<Vec<Value>, WireError> {
-    let reason = match request.get("reason") {
+/// The reason a `human-escalation` gives, if any (no IO).
+pub fn decode(request: &Value) -> Result<Option<Remark>, WireError> {
+    Ok(match request.get("reason") {
         None | Some(Value::Null) => None,
         Some(Value::String(reason)) => Some(Remark::parse("reason", reason.as_str())?),
         Some(_) => return Err(WireError::validation("\"reason\" must be a string")),
-    };
+    })
+}
+
+pub async fn handle(conn: &mut Conn, request: &Value) -> Result<Vec<Value>, WireError> {
+    let reason = decode(request)?;
     let conversation = ensure_conversation(conn).await?;
     run(
         conn,

@@ -38,16 +38,32 @@ use axum::response::{IntoResponse, Response};
 use domain::actor::Role;
 use std::net::SocketAddr;
 
+use crate::dialects::{Decoded, decoded};
 use crate::error::WireError;
 use crate::http::Caller;
 use crate::limits::Client;
 use crate::state::AppState;
+
+pub use connection::error as error_frame;
 
 pub const DIALECT: &str = "stream";
 
 /// The chatbot id conversations of this dialect are opened with: it puts
 /// them in AI handling.
 pub const CHATBOT: &str = "stream";
+
+/// Decode a client's text frame as the connection does, without IO (and
+/// without its rate limit). For tests and fuzzing ([`crate::fuzzing`]);
+/// the connection calls the same functions.
+pub fn decode(text: &str) -> Result<Decoded, WireError> {
+    let (kind, message) = connection::read(text)?;
+    match kind.as_str() {
+        "ping" => decoded(Ok(())),
+        "chat" => decoded(chat::decode(&message)),
+        "human-escalation" => decoded(escalate::decode(&message)),
+        other => Err(connection::unsupported(other)),
+    }
+}
 
 /// `GET /` and `GET /ws`: the WebSocket upgrade (anything else is 404).
 pub async fn upgrade(
