@@ -137,14 +137,12 @@ fn a_conversation_started_from_a_widget_records_where_the_customer_came_from() {
     assert!(matches!(events[1], ConversationEvent::ParticipantJoined(_)));
 }
 
-#[test]
-fn with_a_chatbot_the_customers_first_message_puts_the_conversation_in_ai_handling() {
+/// Given a conversation opened with `support` details (none: a plain
+/// one), when its customer says hello, then it becomes `status`.
+fn first_message_makes(support: Option<SupportDetails>, status: Status) {
     let mut history = opened_by(&customer());
     if let ConversationEvent::ConversationOpened(opened) = &mut history[0] {
-        opened.support = Some(SupportDetails {
-            chatbot_id: Some(crate::ids::ChatbotId::parse("bot-1").unwrap()),
-            ..SupportDetails::default()
-        });
+        opened.support = support;
     }
     ConversationTest::with(())
         .given(history)
@@ -155,47 +153,33 @@ fn with_a_chatbot_the_customers_first_message_puts_the_conversation_in_ai_handli
         ))
         .then_expect_events(vec![
             posted_event(&customer(), "Hello!", 1),
-            activated(Status::Ai, 1),
+            activated(status, 1),
         ]);
+}
+
+#[test]
+fn with_a_chatbot_the_customers_first_message_puts_the_conversation_in_ai_handling() {
+    let widget = SupportDetails {
+        chatbot_id: Some(crate::ids::ChatbotId::parse("bot-1").unwrap()),
+        ..SupportDetails::default()
+    };
+    first_message_makes(Some(widget), Status::Ai);
 }
 
 #[test]
 fn a_support_conversation_of_a_signed_in_customer_is_in_ai_handling_too() {
     // Opened through the chatbot seed's join by a token user: no widget, so
     // no chatbot id, and the seed's assistant answers them all the same.
-    let mut history = opened_by(&customer());
-    if let ConversationEvent::ConversationOpened(opened) = &mut history[0] {
-        opened.support = Some(SupportDetails {
-            session_id: Some(crate::ids::SessionId::parse("sess-1").unwrap()),
-            ..SupportDetails::default()
-        });
-    }
-    ConversationTest::with(())
-        .given(history)
-        .when(command(
-            &customer(),
-            1,
-            Action::PostMessage(new_message("Hello!")),
-        ))
-        .then_expect_events(vec![
-            posted_event(&customer(), "Hello!", 1),
-            activated(Status::Ai, 1),
-        ]);
+    let session = SupportDetails {
+        session_id: Some(crate::ids::SessionId::parse("sess-1").unwrap()),
+        ..SupportDetails::default()
+    };
+    first_message_makes(Some(session), Status::Ai);
 }
 
 #[test]
 fn a_plain_conversation_becomes_active_not_ai() {
-    ConversationTest::with(())
-        .given(opened_by(&customer()))
-        .when(command(
-            &customer(),
-            1,
-            Action::PostMessage(new_message("Hello!")),
-        ))
-        .then_expect_events(vec![
-            posted_event(&customer(), "Hello!", 1),
-            activated(Status::Active, 1),
-        ]);
+    first_message_makes(None, Status::Active);
 }
 
 #[test]
