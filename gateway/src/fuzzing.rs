@@ -81,10 +81,14 @@ pub fn helpdesk(input: &[u8]) {
             "not deterministic"
         );
         if let Err(refusal) = first {
-            // The refusal's message is the seed's envelope as JSON text.
-            let envelope: Value = serde_json::from_str(&refusal).expect("a refusal is JSON");
+            // `connect_error`'s payload: a readable message, and the seed's
+            // envelope (with the same message) as its data.
+            let payload: Value = serde_json::from_str(&refusal).expect("a refusal is JSON");
+            let envelope = &payload["data"];
             assert_eq!(envelope["status_code"], 400, "{refusal}");
-            assert!(envelope["message"].is_string(), "{refusal}");
+            assert!(payload["message"].is_string(), "{refusal}");
+            assert_eq!(envelope["message"], payload["message"], "{refusal}");
+            assert_eq!(envelope["data"]["code"], "VALIDATION_ERROR", "{refusal}");
         }
         return;
     }
