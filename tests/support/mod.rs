@@ -550,7 +550,8 @@ pub struct RawSocket {
 }
 
 impl RawSocket {
-    /// Open, then connect to `/` with `auth`; waits for the server's CONNECT.
+    /// Open, then connect to `/` with `auth`; waits for the server's CONNECT
+    /// and its `connected` greeting.
     pub async fn connect(app: &TestApp, auth: Value) -> Self {
         let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", app.addr);
         let (ws, _) = tokio_tungstenite::connect_async(url)
@@ -562,6 +563,11 @@ impl RawSocket {
         raw.send_text(&format!("40{auth}")).await;
         let connect = raw.next_text().await;
         assert!(connect.starts_with("40"), "a CONNECT: {connect}");
+        // The greeting says the server listens: socketioxide runs the
+        // connect handler (which registers the event handlers) on a task of
+        // its own after sending CONNECT, so an event sent at once may find
+        // no handler yet.
+        raw.expect("connected").await;
         raw
     }
 
