@@ -35,7 +35,10 @@ pub struct Connections {
 
 /// One connection's place in the counts; see the module's comment.
 #[derive(Clone)]
-pub struct Slot(#[allow(dead_code)] Arc<Taken>);
+pub struct Slot {
+    // Held only to be dropped: the counts go back when the last clone goes.
+    _taken: Arc<Taken>,
+}
 
 struct Taken {
     counts: Arc<Mutex<HashMap<Holder, u32>>>,
@@ -89,10 +92,12 @@ impl Connections {
             *count += 1;
         }
         drop(counts);
-        Ok(Slot(Arc::new(Taken {
-            counts: self.counts.clone(),
-            holders,
-        })))
+        Ok(Slot {
+            _taken: Arc::new(Taken {
+                counts: self.counts.clone(),
+                holders,
+            }),
+        })
     }
 
     /// Holders with at least one connection.
