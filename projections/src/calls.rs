@@ -380,6 +380,31 @@ pub async fn transcript(
     Ok(Some(sessions))
 }
 
+/// The session of the call going on in a room, if one is.
+pub(crate) async fn active_session_on(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &TenantId,
+    room: &RoomName,
+) -> Result<Option<u64>, ProjectionError> {
+    let row = sqlx::query(
+        "SELECT session, status FROM calls \
+         WHERE tenant = $1 AND room_name = $2 ORDER BY session DESC LIMIT 1",
+    )
+    .bind(tenant.as_str())
+    .bind(room.as_str())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if row.try_get::<String, _>(1)? != "active" {
+        return Ok(None);
+    }
+    Ok(Some(
+        u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or_default(),
+    ))
+}
+
 /// The latest session of a call room: (session, active, started at, ended
 /// at), if the room ever had one.
 pub async fn latest_session(

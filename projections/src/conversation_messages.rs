@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::actor::Role;
-use domain::conversation::{Conversation, ConversationEvent, Kind, Provenance};
+use domain::conversation::{Conversation, ConversationEvent, Kind, Provenance, SessionOwner};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,6 +23,24 @@ use crate::update::{Change, Update};
 use crate::{Projection, ProjectionError, Room, conversation_event};
 
 pub const NAME: &str = "conversation_messages";
+
+/// A message just posted, with what pushes need beyond the message: its
+/// number in the conversation and, in a support session's conversation,
+/// whose other sockets hear it (copied from the event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostedMessage {
+    pub message: MessageView,
+    /// 1 for the conversation's first message, hidden ones counted.
+    pub number: u64,
+    pub owner: Option<SessionOwner>,
+}
+
+impl std::ops::Deref for PostedMessage {
+    type Target = MessageView;
+    fn deref(&self) -> &MessageView {
+        &self.message
+    }
+}
 
 /// A message as every query and update presents it: its current state
 /// (edited content, tombstone, reactions).
@@ -114,6 +132,16 @@ impl Projection for ConversationMessages {
             let position = recorded.position;
             let change = match event {
                 ConversationEvent::MessagePosted(e) => {
+                    let number = match e.number {
+                        Some(number) => number,
+                        // Recorded before events carried it: counted once
+                        // this batch's earlier messages are in.
+                        None => {
+                            flush(conn, backend, &mut posted).await?;
+                            count_through_on(conn, &room, position).await? + 1
+                        }
+                    };
+                    let owner = e.owner;
                     let view = MessageView {
                         room,
                         position,
@@ -139,7 +167,11 @@ impl Projection for ConversationMessages {
                         view: view.clone(),
                         changed: None,
                     });
-                    Change::MessagePosted(view)
+                    Change::MessagePosted(PostedMessage {
+                        message: view,
+                        number,
+                        owner,
+                    })
                 }
                 ConversationEvent::MessageEdited(e) => {
                     // Still waiting to be inserted: change it in memory.
@@ -913,8 +945,8 @@ pub async fn last_read(
 /// was posted: its number in the conversation, counting every message
 /// (hidden ones and tombstones too: it is staff's count). Exact whatever
 /// was posted since.
-pub async fn count_through(
-    db: &Db,
+async fn count_through_on(
+    conn: &mut AnyConnection,
     room: &Room,
     position: Position,
 ) -> Result<u64, ProjectionError> {
@@ -925,7 +957,7 @@ pub async fn count_through(
         room,
     )
     .bind(position)
-    .fetch_one(db.pool())
+    .fetch_one(conn)
     .await?
     .try_get(0)?;
     Ok(n as u64)

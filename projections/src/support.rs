@@ -106,6 +106,9 @@ pub enum SupportChange {
     AgentAssigned {
         how: Assignment,
         previous_agent: Option<UserId>,
+        /// The session of the call going on in the conversation's call room
+        /// (named by the conversation's id) when the agent took over.
+        active_call: Option<u64>,
     },
     Ended {
         reason: EndReason,
@@ -352,9 +355,17 @@ async fn record(
             .bind(e.queue_time_seconds)
             .execute(&mut *conn)
             .await?;
+            // What the takeover interrupts, for pushes to say so: the call
+            // read model is another projection's, possibly a little behind,
+            // as it was when pushes asked it themselves.
+            let active_call = match domain::call::RoomName::parse(id.as_str()) {
+                Ok(room) => crate::calls::active_session_on(&mut *conn, tenant, &room).await?,
+                Err(_) => None,
+            };
             let change = SupportChange::AgentAssigned {
                 how: e.how,
                 previous_agent: e.previous_agent,
+                active_call,
             };
             (change, e.at, e.previous_status.is_waiting())
         }

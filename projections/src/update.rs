@@ -11,7 +11,7 @@ use store::{Position, RecordedEvent};
 
 use crate::Room;
 use crate::calls::SegmentView;
-use crate::conversation_messages::MessageView;
+use crate::conversation_messages::{MessageView, PostedMessage};
 use crate::support::{QueueEntry, SupportChange, SupportView};
 use crate::swarm_steps::SwarmStepView;
 
@@ -37,7 +37,7 @@ pub enum Change {
         opened_by_role: Role,
         at: DateTime<Utc>,
     },
-    MessagePosted(MessageView),
+    MessagePosted(PostedMessage),
     MessageEdited {
         room: Room,
         message_id: MessageId,

@@ -399,7 +399,8 @@ async fn support_changes_are_published_with_the_view_after_the_change(backend: B
             Status::Agent,
             SupportChange::AgentAssigned {
                 how: domain::conversation::Assignment::Claimed,
-                previous_agent: None
+                previous_agent: None,
+                active_call: None,
             }
         )
     ));

@@ -17,7 +17,7 @@ use super::channel::ChannelInfo;
 use super::support::{Assignment, EndReason, Rating, Status, SupportDetails};
 use crate::Timestamp;
 use crate::actor::Role;
-use crate::ids::{ConversationId, MessageId, TenantId, UserId};
+use crate::ids::{ConversationId, MessageId, SessionId, TenantId, UserId};
 
 /// Schema version of every event type below; bump per type with an upcaster.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -184,7 +184,22 @@ pub struct MessagePosted {
     /// What the client attached (a JSON object), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The message's number in its conversation: 1 for the first, hidden
+    /// ones counted. `None` in events recorded before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    /// In a conversation opened in a support session: that session and its
+    /// opener, whose other sockets hear the message too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<SessionOwner>,
     pub at: Timestamp,
+}
+
+/// A support session and the customer who opened a conversation in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionOwner {
+    pub session_id: SessionId,
+    pub user_id: UserId,
 }
 
 /// A message's content (and optionally metadata) replaced by its author or

@@ -40,7 +40,7 @@ pub use events::{
     ConversationEnded, ConversationEscalated, ConversationEvent, ConversationMetadataUpdated,
     ConversationOpened, ConversationRated, MessageDeleted, MessageEdited, MessagePosted,
     MessageShared, MessagesRead, ParticipantJoined, ParticipantLeft, Reaction, SCHEMA_VERSION,
-    Typing,
+    SessionOwner, Typing,
 };
 pub use kind::Kind;
 pub use metadata::{MAX_METADATA_BYTES, MAX_METADATA_KEYS};
@@ -52,7 +52,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::DomainError;
 use crate::actor::{Actor, Role};
-use crate::ids::{ConversationId, MessageId, TenantId, UserId};
+use crate::ids::{ConversationId, MessageId, SessionId, TenantId, UserId};
 use crate::message::Emoji;
 
 /// The decision state of one conversation: who is in it, and of each
@@ -87,6 +87,9 @@ struct Opened {
     kind: Kind,
     #[serde(default)]
     channel: Option<ChannelInfo>,
+    /// The support session it was opened in (helpdesk, widget, stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<SessionId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +129,15 @@ impl Conversation {
 
     pub fn message_count(&self) -> u64 {
         self.message_count
+    }
+
+    /// The support session it was opened in, with its opener.
+    fn session_owner(&self) -> Option<SessionOwner> {
+        let opened = self.opened.as_ref()?;
+        Some(SessionOwner {
+            session_id: opened.session.clone()?,
+            user_id: opened.opened_by.clone(),
+        })
     }
 
     /// The support status (channels stay `new`: they have no workflow).
@@ -347,6 +359,8 @@ impl Conversation {
                     first_response_seconds,
                     provenance: message.provenance,
                     metadata: message.metadata.map(Into::into),
+                    number: Some(self.message_count + 1),
+                    owner: self.session_owner(),
                     at,
                 });
                 Ok(std::iter::once(posted).chain(activated).collect())
@@ -539,6 +553,7 @@ impl Conversation {
                     opened_by: e.opened_by.clone(),
                     kind: e.kind,
                     channel: e.channel,
+                    session: e.support.as_ref().and_then(|s| s.session_id.clone()),
                 });
                 self.admitted.insert(e.opened_by);
                 // Opened as a support conversation (a widget, the chatbot seed's

@@ -109,6 +109,8 @@ fn posted_event(who: &Actor, text: &str, second: u32) -> ConversationEvent {
         first_response_seconds: None,
         provenance: None,
         metadata: None,
+        number: Some(1),
+        owner: None,
         at: at(second),
     })
 }
@@ -394,6 +396,26 @@ fn posted_messages_are_counted() {
     state.apply(posted_event(&customer(), "one", 1));
     state.apply(posted_event(&customer(), "two", 2));
     assert_eq!(state.message_count(), 2);
+}
+
+#[test]
+fn a_posted_message_carries_its_number_in_the_conversation() {
+    let mut state = Conversation::default();
+    for event in opened_by(&customer()) {
+        state.apply(event);
+    }
+    state.apply(posted_event(&customer(), "one", 1));
+    state.apply(posted_event(&customer(), "two", 2));
+    let mut third = new_message("three");
+    third.id = MessageId::parse("msg_3").unwrap();
+    let events = state
+        .handle(command(&customer(), 3, Action::PostMessage(third)))
+        .unwrap();
+    let Some(ConversationEvent::MessagePosted(posted)) = events.first() else {
+        panic!("expected a message, got {events:?}");
+    };
+    assert_eq!(posted.number, Some(3));
+    assert_eq!(posted.owner, None, "not opened in a support session");
 }
 
 // ---- typing ----

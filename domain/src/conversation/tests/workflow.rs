@@ -3,7 +3,7 @@
 use super::*;
 use crate::conversation::{
     Assignment, EndReason, MAX_METADATA_KEYS, Provenance, Rating, Remark, ReplyOutcome, SourceRef,
-    Status, SupportDetails,
+    SessionOwner, Status, SupportDetails,
 };
 
 fn supervisor() -> Actor {
@@ -142,7 +142,18 @@ fn a_conversation_started_from_a_widget_records_where_the_customer_came_from() {
 fn first_message_makes(support: Option<SupportDetails>, status: Status) {
     let mut history = opened_by(&customer());
     if let ConversationEvent::ConversationOpened(opened) = &mut history[0] {
-        opened.support = support;
+        opened.support = support.clone();
+    }
+    // A message of a session's conversation names the session and its
+    // opener, whose other sockets hear it.
+    let mut posted = posted_event(&customer(), "Hello!", 1);
+    if let ConversationEvent::MessagePosted(posted) = &mut posted {
+        posted.owner = support
+            .and_then(|s| s.session_id)
+            .map(|session_id| SessionOwner {
+                session_id,
+                user_id: customer().user,
+            });
     }
     ConversationTest::with(())
         .given(history)
@@ -151,10 +162,7 @@ fn first_message_makes(support: Option<SupportDetails>, status: Status) {
             1,
             Action::PostMessage(new_message("Hello!")),
         ))
-        .then_expect_events(vec![
-            posted_event(&customer(), "Hello!", 1),
-            activated(status, 1),
-        ]);
+        .then_expect_events(vec![posted, activated(status, 1)]);
 }
 
 #[test]

@@ -24,7 +24,7 @@
 
 use chrono::Utc;
 use domain::conversation::Kind;
-use projections::conversation_messages::{self, MessageView};
+use projections::conversation_messages::PostedMessage;
 use projections::support::{SupportChange, SupportView};
 use projections::update::Change;
 use projections::{Room, Update};
@@ -53,7 +53,7 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
         )
         .await;
     }
-    if let Some((tenant_room, event, payload)) = dashboard_event(io, state, &update.change).await {
+    if let Some((tenant_room, event, payload)) = dashboard_event(io, &update.change).await {
         emit(io, tenant_room, None, event, &payload).await;
     }
 }
@@ -167,7 +167,6 @@ fn conversation_events(update: &Update) -> Vec<(String, &'static str, Value, boo
 /// The dashboard event of a change, if it has one.
 async fn dashboard_event(
     io: &SocketIo,
-    state: &AppState,
     change: &Change,
 ) -> Option<(String, &'static str, Value)> {
     Some(match change {
@@ -235,7 +234,7 @@ async fn dashboard_event(
             (
                 dashboard,
                 "conversation_updated",
-                message_counted(state, m).await?,
+                message_counted(m)?,
             )
         }
         Change::Support { view, change, at } => {
@@ -276,17 +275,9 @@ fn participant_change(
 }
 
 /// `conversation_updated` for a message, with its number in the
-/// conversation (`None` when the read model cannot say: nothing is sent
-/// rather than a wrong count).
-async fn message_counted(state: &AppState, m: &MessageView) -> Option<Value> {
-    let count =
-        match conversation_messages::count_through(state.log.db(), &m.room, m.position).await {
-            Ok(count) => count,
-            Err(error) => {
-                tracing::warn!(%error, "no message count for the dashboard");
-                return None;
-            }
-        };
+/// conversation.
+fn message_counted(m: &PostedMessage) -> Option<Value> {
+    let count = m.number;
     let at = wire_time(m.created_at);
     Some(json!({
         "conversationId": m.room.id.as_str(),

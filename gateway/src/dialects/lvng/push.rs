@@ -61,7 +61,13 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
         // lvng rooms hold customers and staff alike: a robot's suggestion
         // reaches them only once shared.
         Change::MessagePosted(m) if m.hidden => return None,
-        Change::MessagePosted(m) | Change::MessageShared(m) => (
+        Change::MessagePosted(posted) => (
+            room_name(&posted.room),
+            "message:new",
+            render::message_new(posted),
+            Everyone,
+        ),
+        Change::MessageShared(m) => (
             room_name(&m.room),
             "message:new",
             render::message_new(m),
