@@ -1,25 +1,23 @@
 //! Start-up, serving, and orderly shutdown.
 
 use axum::serve::ListenerExt;
-use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
 use domain::ids::{TenantId, UserId};
 use projections::Projector;
 use socketioxide::SocketIo;
 use std::future::Future;
 use std::time::Duration;
-use store::{AggregateStore, EventLog};
+use store::EventLog;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
-use crate::commands::Recorder;
+use crate::commands::Commands;
 use crate::config::Config;
 use crate::presence::{PresenceTracker, Reaper};
 use crate::socket::{self, MAX_FRAME_BYTES};
 use crate::state::{AppState, Inner};
-use crate::{GatewayError, dialects, http};
+use crate::{GatewayError, dialect, dialects, http};
 
 /// Serve Socket.IO and HTTP on `listener` until `shutdown` completes, then
 /// stop accepting, let commands in flight finish, and flush the log.
@@ -44,43 +42,8 @@ pub async fn serve(
         "event log open"
     );
     let projector = Projector::start(log.clone(), projections::all()).await?;
-    let conversations = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let presences = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let calls = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let swarm_recorder = Recorder::default();
-    let swarm_sessions = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![Box::new(swarm_recorder.clone())],
-        (),
-    );
-    let access_keys = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let visitors = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let articles = CqrsFramework::new(
-        AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-        vec![],
-        (),
-    );
-    let support = crate::support::Support::new(&log, &config);
+    let commands = Commands::new(&log, &config);
+    let support = crate::support::Support::default();
     let assistant = crate::assistant::Assistant::from_config(&config)?;
     let limits = crate::limits::Limits::from_config(&config);
     let state = AppState::new(Inner {
@@ -88,20 +51,13 @@ pub async fn serve(
         support,
         config,
         log,
-        conversations,
-        presences,
+        commands,
         presence_tracker: PresenceTracker::default(),
-        calls,
-        swarm_sessions,
-        swarm_recorder,
-        access_keys,
         projector,
         auth,
-        inflight: TaskTracker::new(),
-        visitors,
-        articles,
         assistant,
         closing: tokio_util::sync::CancellationToken::new(),
+        dialects: dialects::all(),
     });
 
     let (layer, io) = SocketIo::builder()
@@ -113,7 +69,7 @@ pub async fn serve(
         .max_buffer_size(1024)
         .with_state(state.clone())
         .build_layer();
-    socket::register(&io);
+    socket::register(&io, &state.dialects);
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
     let policies = crate::support::PolicyRunner::start(state.clone());
@@ -143,8 +99,8 @@ pub async fn serve(
     reaper.stop().await;
     policies.stop().await;
     answers.stop().await;
-    state.inflight.close();
-    state.inflight.wait().await;
+    state.commands.inflight().close();
+    state.commands.inflight().wait().await;
     state.log.close().await;
     state.projector.stop().await;
     push.abort();
@@ -160,7 +116,11 @@ async fn push_updates(io: SocketIo, state: AppState) {
             // Once shutdown closed the namespace nobody is left to tell
             // (and socketioxide's room operators would panic).
             Ok(_) if io.of("/").is_none() => break,
-            Ok(update) => dialects::push(&io, &state, &update).await,
+            Ok(update) => {
+                for push in dialect::render(&state.dialects, &update) {
+                    push.send(&io).await;
+                }
+            }
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,

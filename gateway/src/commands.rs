@@ -1,28 +1,77 @@
-//! Running domain commands: metadata, in-flight tracking, conflict retries.
+//! The command service: every aggregate's cqrs framework and the commands
+//! in flight, with one way to run a command ([`Commands::run`]) that
+//! answers with what was recorded.
 //!
-//! `recorded`: [`run_recorded`], for callers that need the events back.
+//! `recorded`: the [`Recorder`] query that hands a command's events back.
 
 mod recorded;
 
-pub use recorded::{Recorder, run_recorded};
+pub use recorded::Recorder;
 
 use chrono::{SubsecRound, Utc};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use domain::access_key::AccessKey;
 use domain::actor::Actor;
-use domain::conversation::{Action, Conversation, ConversationCommand, Kind};
-use domain::ids::ConversationId;
+use domain::call::{Call, CallAction, CallCommand, CallEvent, RoomName};
+use domain::conversation::{Action, Conversation, ConversationCommand, ConversationEvent};
+use domain::knowledge::Article;
+use domain::presence::Presence;
+use domain::settings::SupportSettings;
+use domain::swarm::SwarmSession;
+use domain::tracking::Visitor;
 use domain::{DomainError, Timestamp};
+use projections::Room;
 use std::collections::HashMap;
-use store::AggregateStore;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
+use store::{AggregateStore, EventLog, Position};
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::error::WireError;
-use crate::state::AppState;
 
 /// A conflict means another writer (another node, or a stale cached copy)
 /// got there first; the aggregate is reloaded and the command decided again.
 const ATTEMPTS: usize = 3;
+
+/// One aggregate type's framework, with the query that hands its events
+/// back to the command that recorded them.
+pub struct Aggregates<A: Aggregate + 'static> {
+    framework: CqrsFramework<A, AggregateStore<A>>,
+    recorder: Recorder<A>,
+}
+
+impl<A> Aggregates<A>
+where
+    A: Aggregate<Error = DomainError, Services = ()> + 'static,
+{
+    fn new(log: &EventLog, config: &Config) -> Self {
+        let recorder = Recorder::default();
+        let store = AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every);
+        Self {
+            framework: CqrsFramework::new(store, vec![Box::new(recorder.clone())], ()),
+            recorder,
+        }
+    }
+}
+
+/// Cheap to share: held once in the application state.
+pub struct Commands {
+    pub conversations: Aggregates<Conversation>,
+    pub presences: Aggregates<Presence>,
+    pub calls: Aggregates<Call>,
+    pub swarm_sessions: Aggregates<SwarmSession>,
+    /// Widget and API keys (issued and revoked over REST).
+    pub access_keys: Aggregates<AccessKey>,
+    /// Site activity and page views (the chatbot dialect's tracking).
+    pub visitors: Aggregates<Visitor>,
+    /// The knowledge base's articles (written over REST).
+    pub articles: Aggregates<Article>,
+    /// Tenants' support settings (changed over REST).
+    pub support_settings: Aggregates<SupportSettings>,
+    /// Commands in flight; shutdown waits for them before closing the log.
+    inflight: TaskTracker,
+}
 
 /// Who sent a command, and through what.
 pub struct Origin<'a> {
@@ -31,116 +80,143 @@ pub struct Origin<'a> {
     pub socket_id: Option<String>,
 }
 
-/// Run `action` on a conversation or channel of the caller's tenant.
-/// `command_id` makes it idempotent: the same id always yields the same
-/// event ids, so a retry writes nothing new.
-pub async fn on_conversation(
-    state: &AppState,
-    origin: &Origin<'_>,
-    command: &'static str,
-    kind: Kind,
-    conversation: &ConversationId,
-    action: Action,
-    command_id: Option<Uuid>,
-) -> Result<(), WireError> {
-    on_conversation_timed(
-        state,
-        origin,
-        command,
-        kind,
-        conversation,
-        action,
-        command_id,
-    )
-    .await
-    .map(drop)
+/// What a command recorded.
+#[derive(Debug)]
+pub struct Recorded<E> {
+    /// The time its events carry; when it changed nothing, the time it
+    /// was decided at.
+    pub at: Timestamp,
+    /// The log position of its last event; `None` when it changed nothing.
+    pub position: Option<Position>,
+    pub events: Vec<E>,
 }
 
-/// As [`on_conversation`], answering with the time the command's events
-/// carry, for dialects that tell the caller what was recorded (a message's
-/// timestamp) without reading it back. When the command changed nothing,
-/// it is the time it was decided at.
-pub async fn on_conversation_timed(
-    state: &AppState,
-    origin: &Origin<'_>,
-    command: &'static str,
-    kind: Kind,
-    conversation: &ConversationId,
-    action: Action,
-    command_id: Option<Uuid>,
-) -> Result<Timestamp, WireError> {
-    let stream = Conversation::stream_id(kind, &origin.actor.tenant, conversation);
-    run_timed(
-        state,
-        &state.conversations,
-        origin,
-        command,
-        &stream,
-        command_id,
-        |at| ConversationCommand {
-            kind,
-            conversation: conversation.clone(),
-            actor: origin.actor.clone(),
-            at,
-            action: action.clone(),
-        },
-    )
-    .await
-    .map_err(|e| e.in_conversation(conversation.as_str()))
+/// A command for `stream`: `make` builds it for a given time (and is
+/// called again on each retry, with the same time).
+pub struct Command<'a, F> {
+    pub origin: &'a Origin<'a>,
+    /// The wire name of what asked for it (recorded as metadata).
+    pub name: &'static str,
+    pub stream: &'a str,
+    /// Makes the command idempotent: the same id always yields the same
+    /// event ids, so a retry writes nothing new. A fresh one when `None`.
+    pub id: Option<Uuid>,
+    pub make: F,
 }
 
-/// Run a command on any aggregate's `stream`. `make` builds the command for
-/// a given time; it is called again on each retry. The command is tracked,
-/// so shutdown waits for it.
-pub async fn run<A>(
-    state: &AppState,
-    framework: &CqrsFramework<A, AggregateStore<A>>,
-    origin: &Origin<'_>,
-    command: &'static str,
-    stream: &str,
-    command_id: Option<Uuid>,
-    make: impl Fn(Timestamp) -> A::Command,
-) -> Result<(), WireError>
-where
-    A: Aggregate<Error = DomainError> + 'static,
-{
-    run_timed(state, framework, origin, command, stream, command_id, make)
-        .await
-        .map(drop)
-}
-
-/// [`run`], answering with the time the command was decided at (every
-/// attempt uses the same).
-async fn run_timed<A>(
-    state: &AppState,
-    framework: &CqrsFramework<A, AggregateStore<A>>,
-    origin: &Origin<'_>,
-    command: &'static str,
-    stream: &str,
-    command_id: Option<Uuid>,
-    make: impl Fn(Timestamp) -> A::Command,
-) -> Result<Timestamp, WireError>
-where
-    A: Aggregate<Error = DomainError> + 'static,
-{
-    let command_id = command_id.unwrap_or_else(Uuid::now_v7);
-    let metadata = metadata(origin, command, command_id);
-    // The wire shows milliseconds; storing exactly that makes a client's
-    // `createdAt` a precise cursor.
-    let at = Utc::now().trunc_subsecs(3);
-    let attempts = async {
-        let mut attempt = 1;
-        loop {
-            match framework
-                .execute_with_metadata(stream, make(at), metadata.clone())
-                .await
-            {
-                Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => attempt += 1,
-                result => return result.map_err(WireError::from),
-            }
+impl Commands {
+    pub fn new(log: &EventLog, config: &Config) -> Self {
+        Self {
+            conversations: Aggregates::new(log, config),
+            presences: Aggregates::new(log, config),
+            calls: Aggregates::new(log, config),
+            swarm_sessions: Aggregates::new(log, config),
+            access_keys: Aggregates::new(log, config),
+            visitors: Aggregates::new(log, config),
+            articles: Aggregates::new(log, config),
+            support_settings: Aggregates::new(log, config),
+            inflight: TaskTracker::new(),
         }
-    };
-    state.inflight.track_future(attempts).await.map(|()| at)
+    }
+
+    /// Commands (and clean-ups) in flight: shutdown waits for them.
+    pub fn inflight(&self) -> &TaskTracker {
+        &self.inflight
+    }
+
+    /// Run a command on one aggregate, tracked so that shutdown waits for
+    /// it, retried on a conflict.
+    pub async fn run<A, F>(
+        &self,
+        aggregates: &Aggregates<A>,
+        command: Command<'_, F>,
+    ) -> Result<Recorded<A::Event>, WireError>
+    where
+        A: Aggregate<Error = DomainError> + 'static,
+        F: Fn(Timestamp) -> A::Command,
+    {
+        let command_id = command.id.unwrap_or_else(Uuid::now_v7);
+        let metadata = metadata(command.origin, command.name, command_id);
+        // The wire shows milliseconds; storing exactly that makes a client's
+        // `createdAt` a precise cursor.
+        let at = Utc::now().trunc_subsecs(3);
+        let claim = aggregates.recorder.claim(command_id);
+        let attempts = async {
+            let mut attempt = 1;
+            loop {
+                match aggregates
+                    .framework
+                    .execute_with_metadata(command.stream, (command.make)(at), metadata.clone())
+                    .await
+                {
+                    Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => attempt += 1,
+                    result => return result.map_err(WireError::from),
+                }
+            }
+        };
+        self.inflight.track_future(attempts).await?;
+        let (position, events) = claim.take();
+        Ok(Recorded {
+            at,
+            position,
+            events,
+        })
+    }
+
+    /// Run `action` on a conversation or channel of the caller's tenant;
+    /// errors name the conversation.
+    pub async fn on_conversation(
+        &self,
+        origin: &Origin<'_>,
+        name: &'static str,
+        room: &Room,
+        action: Action,
+        id: Option<Uuid>,
+    ) -> Result<Recorded<ConversationEvent>, WireError> {
+        let stream = Conversation::stream_id(room.kind, &origin.actor.tenant, &room.id);
+        let command = Command {
+            origin,
+            name,
+            stream: &stream,
+            id,
+            make: |at| ConversationCommand {
+                kind: room.kind,
+                conversation: room.id.clone(),
+                actor: origin.actor.clone(),
+                at,
+                action: action.clone(),
+            },
+        };
+        self.run(&self.conversations, command)
+            .await
+            .map_err(|e| e.in_conversation(room.id.as_str()))
+    }
+}
+
+impl Commands {
+    /// Run `action` in the call room `room` of the caller's tenant.
+    pub async fn on_call(
+        &self,
+        origin: &Origin<'_>,
+        name: &'static str,
+        room: &RoomName,
+        action: CallAction,
+    ) -> Result<Recorded<CallEvent>, WireError> {
+        let stream = Call::stream_id(&origin.actor.tenant, room);
+        let command = Command {
+            origin,
+            name,
+            stream: &stream,
+            id: None,
+            make: |at| CallCommand {
+                room: room.clone(),
+                actor: origin.actor.clone(),
+                at,
+                action: action.clone(),
+            },
+        };
+        self.run(&self.calls, command).await
+    }
 }
 
 /// What every event records about the command that caused it.

@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, AuthError, Authenticator};
 use crate::config::{Config, Secret};
+use crate::dialect::Inbound;
 use crate::dialects::{self, Decoded, buddy, chatbot, helpdesk, lvng, stream};
 use crate::error::WireError;
-use crate::socket::Inbound;
 
 /// What a target does with one input.
 pub type Feed = fn(&[u8]);

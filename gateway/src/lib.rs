@@ -28,6 +28,7 @@ pub mod assistant;
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod dialect;
 pub mod dialects;
 pub mod error;
 pub mod fuzzing;

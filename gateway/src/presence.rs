@@ -30,12 +30,12 @@ use domain::presence::{PresenceAction, PresenceCommand};
 use socketioxide::extract::SocketRef;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::commands::{self, Origin};
+use crate::commands::{Command, Commands, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -187,7 +187,7 @@ impl PresenceTracker {
 /// Run a presence command for `user`, stamped by the server's clock.
 /// Returns the command's time (what the events say).
 pub async fn run(
-    state: &AppState,
+    commands: &Commands,
     origin: &Origin<'_>,
     command: &'static str,
     tenant: &TenantId,
@@ -196,27 +196,20 @@ pub async fn run(
     action: PresenceAction,
 ) -> Result<domain::Timestamp, WireError> {
     let stream = domain::presence::Presence::stream_id(tenant, user);
-    let stamped = OnceLock::new();
-    commands::run(
-        state,
-        &state.presences,
+    let command = Command {
         origin,
-        command,
-        &stream,
-        None,
-        |at| {
-            let _ = stamped.set(at);
-            PresenceCommand {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                user_name: user_name.to_owned(),
-                at,
-                action: action.clone(),
-            }
+        name: command,
+        stream: &stream,
+        id: None,
+        make: |at| PresenceCommand {
+            tenant: tenant.clone(),
+            user: user.clone(),
+            user_name: user_name.to_owned(),
+            at,
+            action: action.clone(),
         },
-    )
-    .await?;
-    Ok(stamped.get().copied().unwrap_or_else(chrono::Utc::now))
+    };
+    Ok(commands.run(&commands.presences, command).await?.at)
 }
 
 /// Whether this socket is still counted among its user's sockets: exactly
@@ -249,7 +242,7 @@ pub async fn socket_connected(socket: &SocketRef, state: &AppState, actor: &Acto
         socket_id: Some(socket.id.to_string()),
     };
     if let Err(error) = run(
-        state,
+        &state.commands,
         &origin,
         "connect",
         &actor.tenant,
@@ -382,7 +375,7 @@ async fn expire(state: &AppState, (tenant, user): &Key, name: &str) -> bool {
         socket_id: None,
     };
     match run(
-        state,
+        &state.commands,
         &origin,
         "presence:expire",
         tenant,

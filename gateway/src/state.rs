@@ -1,30 +1,13 @@
 //! What every handler shares.
 
-use cqrs_es::CqrsFramework;
-use domain::access_key::AccessKey;
-use domain::call::Call;
-use domain::conversation::Conversation;
-use domain::knowledge::Article;
-use domain::presence::Presence;
-use domain::swarm::SwarmSession;
-use domain::tracking::Visitor;
 use projections::Projector;
 use std::sync::Arc;
-use store::{AggregateStore, EventLog};
-use tokio_util::task::TaskTracker;
+use store::EventLog;
 
 use crate::auth::Authenticator;
-use crate::commands::Recorder;
+use crate::commands::Commands;
 use crate::config::Config;
 use crate::presence::PresenceTracker;
-
-pub type Conversations = CqrsFramework<Conversation, AggregateStore<Conversation>>;
-pub type Presences = CqrsFramework<Presence, AggregateStore<Presence>>;
-pub type Calls = CqrsFramework<Call, AggregateStore<Call>>;
-pub type SwarmSessions = CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>;
-pub type AccessKeys = CqrsFramework<AccessKey, AggregateStore<AccessKey>>;
-pub type Visitors = CqrsFramework<Visitor, AggregateStore<Visitor>>;
-pub type Articles = CqrsFramework<Article, AggregateStore<Article>>;
 
 /// Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -33,27 +16,14 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub log: EventLog,
-    pub conversations: Conversations,
-    pub presences: Presences,
+    /// Every aggregate's framework, and the commands in flight.
+    pub commands: Commands,
     /// Sockets and last signs of life per user, on this node.
     pub presence_tracker: PresenceTracker,
-    pub calls: Calls,
-    /// Runs with `swarm_recorder` among its queries (posting a step answers
-    /// with its sequence).
-    pub swarm_sessions: SwarmSessions,
-    pub swarm_recorder: Recorder<SwarmSession>,
-    /// Widget and API keys (issued and revoked over REST).
-    pub access_keys: AccessKeys,
     pub projector: Projector,
     pub auth: Authenticator,
     /// Support settings and the policy runner's inbox.
     pub support: crate::support::Support,
-    /// Commands in flight; shutdown waits for them before closing the log.
-    pub inflight: TaskTracker,
-    /// Site activity and page views (the chatbot dialect's tracking).
-    pub visitors: Visitors,
-    /// The knowledge base's articles (written over REST).
-    pub articles: Articles,
     /// Cancelled when shutdown begins: connections the HTTP server no longer
     /// tracks (upgraded WebSockets) close themselves.
     pub closing: tokio_util::sync::CancellationToken,
@@ -61,6 +31,8 @@ pub struct Inner {
     pub assistant: crate::assistant::Assistant,
     /// Event budgets and connection caps across reconnects, on this node.
     pub limits: crate::limits::Limits,
+    /// The wire dialects the server speaks.
+    pub dialects: crate::dialect::Dialects,
 }
 
 impl AppState {

@@ -234,12 +234,28 @@ impl Projection for SupportConversations {
                     view: Box::new(view),
                     change,
                     at,
+                    queue: Vec::new(),
                 },
             ));
         }
         flush(conn, &mut posted).await?;
+        // Each support change carries its tenant's queue as the batch left
+        // it (consoles show both), read once per tenant.
+        let mut queues: HashMap<TenantId, Vec<QueueEntry>> = HashMap::new();
+        for update in &mut updates {
+            if let Change::Support { view, queue, .. } = &mut update.change {
+                let tenant = &view.room.tenant;
+                if !queues.contains_key(tenant) {
+                    queues.insert(tenant.clone(), queue_on(conn, tenant).await?);
+                }
+                queue.clone_from(&queues[tenant]);
+            }
+        }
         for (tenant, recorded) in moved {
-            let queue = queue_on(conn, &tenant).await?;
+            let queue = match queues.remove(&tenant) {
+                Some(queue) => queue,
+                None => queue_on(conn, &tenant).await?,
+            };
             updates.push(Update::from_event(
                 recorded,
                 Change::QueueMoved { tenant, queue },

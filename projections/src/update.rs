@@ -138,6 +138,9 @@ pub enum Change {
         view: Box<SupportView>,
         change: SupportChange,
         at: DateTime<Utc>,
+        /// The tenant's queue once the batch was applied, first in line
+        /// first.
+        queue: Vec<QueueEntry>,
     },
     /// A tenant's queue moved (someone joined, left or was served): every
     /// waiting conversation with its position, first in line first.

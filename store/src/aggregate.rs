@@ -38,13 +38,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
-use crate::event::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, Snapshot};
+use crate::event::{AppendOutcome, ExpectedVersion, NewEvent, Position, RecordedEvent, Snapshot};
 use crate::{Append, EventLog, StoreError};
 
 /// Metadata key holding the tenant of every event (required).
 pub const META_TENANT: &str = "tenant";
 /// Metadata key holding the command's id, from which event ids derive.
 pub const META_COMMAND_ID: &str = "command_id";
+/// Metadata key the committed envelopes carry (not stored): the event's
+/// position in the log, for callers that wait for it to be projected.
+pub const META_POSITION: &str = "position";
 
 type Slot<A> = Arc<Mutex<Option<Loaded<A>>>>;
 
@@ -308,14 +311,19 @@ impl<A: Aggregate + 'static> EventStore<A> for AggregateStore<A> {
             });
         }
         match outcome.map_err(to_aggregate_error)? {
-            AppendOutcome::Appended { .. } => Ok(events
+            AppendOutcome::Appended { first_position, .. } => Ok(events
                 .into_iter()
                 .enumerate()
-                .map(|(i, payload)| EventEnvelope {
-                    aggregate_id: aggregate_id.clone(),
-                    sequence: (before + 1 + i as u64) as usize,
-                    payload,
-                    metadata: metadata.clone(),
+                .map(|(i, payload)| {
+                    let mut metadata = metadata.clone();
+                    let position = first_position + i as Position;
+                    metadata.insert(META_POSITION.to_owned(), position.to_string());
+                    EventEnvelope {
+                        aggregate_id: aggregate_id.clone(),
+                        sequence: (before + 1 + i as u64) as usize,
+                        payload,
+                        metadata,
+                    }
                 })
                 .collect()),
             // Already done by an earlier try of this command: nothing new

@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::ReplyKey;
-use crate::commands::{self, Origin};
+use crate::commands::Origin;
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -395,16 +395,17 @@ async fn record(
         provenance: Some(provenance),
         ..NewMessage::text(reply_id.clone(), body)
     };
-    commands::on_conversation(
-        state,
-        &origin,
-        "assistant:answer",
+    let room = Room::new(
+        key.tenant.clone(),
         Kind::Conversation,
-        &key.conversation,
-        Action::PostMessage(message),
-        Some(command_id),
-    )
-    .await
+        key.conversation.clone(),
+    );
+    let action = Action::PostMessage(message);
+    state
+        .commands
+        .on_conversation(&origin, "assistant:answer", &room, action, Some(command_id))
+        .await
+        .map(drop)
 }
 
 /// At most `max` characters of `text`.

@@ -1,26 +1,23 @@
 //! Handing a command's events back to the code that ran it.
 //!
-//! cqrs-es's `execute` answers only "done". Where the caller needs what was
-//! decided (the sequence number the aggregate gave a swarm step, say), the
-//! framework gets a [`Recorder`] as one of its queries: it keeps the events
-//! of exactly the commands someone is waiting for, by command id.
+//! cqrs-es's `execute` answers only "done". Every framework gets a
+//! [`Recorder`] as its query: it keeps the events (and their positions) of
+//! exactly the commands someone is waiting for, by command id.
 
 use async_trait::async_trait;
-use cqrs_es::{Aggregate, CqrsFramework, EventEnvelope, Query};
-use domain::{DomainError, Timestamp};
+use cqrs_es::{Aggregate, EventEnvelope, Query};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use store::AggregateStore;
-use store::aggregate::META_COMMAND_ID;
+use store::Position;
+use store::aggregate::{META_COMMAND_ID, META_POSITION};
 use uuid::Uuid;
 
-use super::{Origin, run};
-use crate::error::WireError;
-use crate::state::AppState;
+/// The events one command recorded so far, and the last one's position.
+type Slot<E> = (Option<Position>, Vec<E>);
 
 /// Cheap to clone: clones share the waiting list.
 pub struct Recorder<A: Aggregate> {
-    waiting: Arc<Mutex<HashMap<String, Vec<A::Event>>>>,
+    waiting: Arc<Mutex<HashMap<String, Slot<A::Event>>>>,
 }
 
 impl<A: Aggregate> Clone for Recorder<A> {
@@ -40,9 +37,20 @@ impl<A: Aggregate> Default for Recorder<A> {
 }
 
 impl<A: Aggregate> Recorder<A> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<A::Event>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<A::Event>>> {
         // The map stays consistent whatever panicked while holding it.
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keep the events of command `id` from now on, until the claim is
+    /// taken or dropped.
+    pub(super) fn claim(&self, id: Uuid) -> Claim<'_, A> {
+        let id = id.to_string();
+        self.lock().insert(id.clone(), (None, Vec::new()));
+        Claim {
+            recorder: self,
+            command_id: id,
+        }
     }
 }
 
@@ -56,7 +64,9 @@ impl<A: Aggregate> Query<A> for Recorder<A> {
                 .get(META_COMMAND_ID)
                 .and_then(|id| waiting.get_mut(id))
             {
-                slot.push(event.payload.clone());
+                let position = event.metadata.get(META_POSITION);
+                slot.0 = position.and_then(|p| p.parse().ok()).or(slot.0);
+                slot.1.push(event.payload.clone());
             }
         }
     }
@@ -64,13 +74,13 @@ impl<A: Aggregate> Query<A> for Recorder<A> {
 
 /// A place kept for one command's events; given up when dropped, so a
 /// failed command leaves nothing behind.
-struct Claim<'a, A: Aggregate> {
+pub(super) struct Claim<'a, A: Aggregate> {
     recorder: &'a Recorder<A>,
     command_id: String,
 }
 
 impl<A: Aggregate> Claim<'_, A> {
-    fn take(self) -> Vec<A::Event> {
+    pub(super) fn take(self) -> Slot<A::Event> {
         self.recorder
             .lock()
             .remove(&self.command_id)
@@ -82,38 +92,4 @@ impl<A: Aggregate> Drop for Claim<'_, A> {
     fn drop(&mut self) {
         self.recorder.lock().remove(&self.command_id);
     }
-}
-
-/// [`run`], answering with the events the command recorded. `framework`
-/// must have `recorder` among its queries. Empty when the command changed
-/// nothing.
-pub async fn run_recorded<A>(
-    state: &AppState,
-    framework: &CqrsFramework<A, AggregateStore<A>>,
-    recorder: &Recorder<A>,
-    origin: &Origin<'_>,
-    command: &'static str,
-    stream: &str,
-    make: impl Fn(Timestamp) -> A::Command,
-) -> Result<Vec<A::Event>, WireError>
-where
-    A: Aggregate<Error = DomainError> + 'static,
-{
-    let command_id = Uuid::now_v7();
-    recorder.lock().insert(command_id.to_string(), Vec::new());
-    let claim = Claim {
-        recorder,
-        command_id: command_id.to_string(),
-    };
-    run(
-        state,
-        framework,
-        origin,
-        command,
-        stream,
-        Some(command_id),
-        make,
-    )
-    .await?;
-    Ok(claim.take())
 }

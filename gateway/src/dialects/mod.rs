@@ -1,10 +1,25 @@
 //! Wire dialects: the only code that knows event names and payload shapes.
-//! Each decodes inbound events into domain commands or queries, and renders
-//! projection updates into its own outbound events and rooms.
+//! Each implements the contract of [`crate::dialect`]: where its clients
+//! connect, what a socket joins when admitted, its dispatch table, its
+//! clean-up, and its renderer of projection changes into pushes.
 //!
 //! `lvng`, `buddy` and `chatbot` share Socket.IO namespace `/`; `helpdesk`
-//! has `/helpdesk` (its own connect and router); `stream` is a plain
-//! WebSocket whose connections follow the updates themselves.
+//! has `/helpdesk` (its own handshake and router); `stream` is a plain
+//! WebSocket whose connections pick their own pushes.
+//!
+//! Every dialect has one layout: `<dialect>/mod.rs` (the contract, rooms,
+//! dispatch table), one file per inbound event, `push.rs` (what it sends
+//! for each change: a pure function of the change).
+//!
+//! **To add an event** to a dialect: a file `<dialect>/<event>.rs` with a
+//! pure `decode(&Inbound)` and a `handle(&Request)` that runs a command
+//! through `req.state.commands` or queries a read model; a line in the
+//! dialect's `dispatch` and `decode` tables; if it changes state that
+//! others must hear, a case in `push.rs` for the projection change.
+//!
+//! **To add a dialect**: a module implementing [`Dialect`], listed in
+//! [`all`]; a namespace of its own comes with its `Entry::Namespace`
+//! registration, a WebSocket with its route in `crate::http`.
 
 pub mod buddy;
 pub mod chatbot;
@@ -12,28 +27,22 @@ pub mod helpdesk;
 pub mod lvng;
 pub mod stream;
 
-use projections::Update;
-use socketioxide::SocketIo;
+use std::sync::Arc;
 
+use crate::dialect::{Dialect, Dialects, Inbound};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
-use crate::state::AppState;
 
-/// Route an inbound event to the dialect that owns its name.
-pub async fn dispatch(call: &Call) -> Result<(), WireError> {
-    if let Some(outcome) = lvng::dispatch(call).await {
-        return outcome;
-    }
-    if let Some(outcome) = buddy::dispatch(call).await {
-        return outcome;
-    }
-    if let Some(outcome) = chatbot::dispatch(call).await {
-        return outcome;
-    }
-    Err(WireError::new(
-        "UNKNOWN_EVENT",
-        format!("no handler for event {:?}", call.event),
-    ))
+/// The five dialects the server speaks. On namespace `/` an event goes to
+/// the first that owns its name, in this order.
+pub fn all() -> Dialects {
+    let all: Vec<Box<dyn Dialect>> = vec![
+        Box::new(lvng::Lvng),
+        Box::new(buddy::Buddy),
+        Box::new(chatbot::Chatbot),
+        Box::new(helpdesk::Helpdesk),
+        Box::new(stream::Stream),
+    ];
+    Arc::from(all)
 }
 
 /// Decode an inbound event of namespace `/` as its handler does, without
@@ -52,12 +61,4 @@ fn decoded<T: std::fmt::Debug + 'static>(
     outcome: Result<T, WireError>,
 ) -> Result<Decoded, WireError> {
     outcome.map(|value| Box::new(value) as Decoded)
-}
-
-/// Render one update for every dialect's listeners.
-pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
-    lvng::push(io, update).await;
-    buddy::push(io, state, update).await;
-    chatbot::push(io, state, update).await;
-    helpdesk::push(io, state, update).await;
 }

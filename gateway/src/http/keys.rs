@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use std::sync::OnceLock;
 
 use super::Caller;
-use crate::commands::{self, Origin};
+use crate::commands::{Command, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 use crate::wire_time;
@@ -94,32 +94,35 @@ pub(super) async fn create(
         let secret = KeySecret::from_random(rand::random());
         let issued_at = OnceLock::new();
         let stream = AccessKey::stream_id(&actor.tenant, &key_id);
-        let outcome = commands::run(
-            &state,
-            &state.access_keys,
-            &origin(&actor),
-            "keys:create",
-            &stream,
-            None,
-            |at| {
-                let _ = issued_at.set(at);
-                AccessKeyCommand {
-                    key_id: key_id.clone(),
-                    actor: actor.clone(),
-                    at,
-                    action: AccessKeyAction::Issue {
-                        scope: scope.clone(),
-                        secret_hash: secret.hash(),
-                        label: label.clone(),
+        let outcome = state
+            .commands
+            .run(
+                &state.commands.access_keys,
+                Command {
+                    origin: &origin(&actor),
+                    name: "keys:create",
+                    stream: &stream,
+                    id: None,
+                    make: |at| {
+                        let _ = issued_at.set(at);
+                        AccessKeyCommand {
+                            key_id: key_id.clone(),
+                            actor: actor.clone(),
+                            at,
+                            action: AccessKeyAction::Issue {
+                                scope: scope.clone(),
+                                secret_hash: secret.hash(),
+                                label: label.clone(),
+                            },
+                        }
                     },
-                }
-            },
-        )
-        .await;
+                },
+            )
+            .await;
         match outcome {
             Err(error) if error.code == "INVALID_STATE" => continue,
             Err(error) => return Err(error),
-            Ok(()) => {}
+            Ok(_) => {}
         }
         let at = issued_at.get().copied().unwrap_or_else(chrono::Utc::now);
         tracing::info!(tenant = %actor.tenant, key = %key_id.prefix(), kind = %kind, "key issued");
@@ -175,21 +178,24 @@ pub(super) async fn revoke(
     let actor = admin(actor)?;
     let key_id = KeyId::parse(raw)?;
     let stream = AccessKey::stream_id(&actor.tenant, &key_id);
-    commands::run(
-        &state,
-        &state.access_keys,
-        &origin(&actor),
-        "keys:revoke",
-        &stream,
-        None,
-        |at| AccessKeyCommand {
-            key_id: key_id.clone(),
-            actor: actor.clone(),
-            at,
-            action: AccessKeyAction::Revoke,
-        },
-    )
-    .await?;
+    state
+        .commands
+        .run(
+            &state.commands.access_keys,
+            Command {
+                origin: &origin(&actor),
+                name: "keys:revoke",
+                stream: &stream,
+                id: None,
+                make: |at| AccessKeyCommand {
+                    key_id: key_id.clone(),
+                    actor: actor.clone(),
+                    at,
+                    action: AccessKeyAction::Revoke,
+                },
+            },
+        )
+        .await?;
     tracing::info!(tenant = %actor.tenant, key = %key_id.prefix(), "key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Caller;
-use crate::commands::{self, Origin};
+use crate::commands::{Command, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 use crate::wire_time;
@@ -105,21 +105,24 @@ async fn write(
         socket_id: None,
     };
     let stream = Article::stream_id(&actor.tenant, article);
-    commands::run(
-        state,
-        &state.articles,
-        &origin,
-        command,
-        &stream,
-        None,
-        |at| ArticleCommand {
-            article: article.clone(),
-            actor: actor.clone(),
-            at,
-            action: action.clone(),
-        },
-    )
-    .await?;
+    state
+        .commands
+        .run(
+            &state.commands.articles,
+            Command {
+                origin: &origin,
+                name: command,
+                stream: &stream,
+                id: None,
+                make: |at| ArticleCommand {
+                    article: article.clone(),
+                    actor: actor.clone(),
+                    at,
+                    action: action.clone(),
+                },
+            },
+        )
+        .await?;
     state.read_your_writes(knowledge::NAME).await;
     Ok(knowledge::get(state.log.db(), &actor.tenant, article).await?)
 }

@@ -28,6 +28,7 @@ use domain::actor::{Actor, Role};
 use domain::conversation::{Action, EndReason, Kind, Remark, Status};
 use domain::ids::{ConversationId, TenantId, UserId};
 use domain::settings::{MaxConcurrent, SettingsAction, SettingsCommand, SupportSettings};
+use projections::Room;
 use projections::conversation_list::{self, ConversationSummary};
 use projections::support::{self as read_model, SupportQuery, SupportView};
 use serde::Deserialize;
@@ -36,7 +37,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::Caller;
-use crate::commands::{self, Origin};
+use crate::commands::{Command, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 use crate::support::render;
@@ -89,16 +90,11 @@ async fn act(
         dialect: DIALECT,
         socket_id: None,
     };
-    commands::on_conversation(
-        state,
-        &origin,
-        command,
-        Kind::Conversation,
-        &id,
-        action,
-        None,
-    )
-    .await?;
+    let room = Room::new(actor.tenant.clone(), Kind::Conversation, id.clone());
+    state
+        .commands
+        .on_conversation(&origin, command, &room, action, None)
+        .await?;
     state.read_your_writes(read_model::NAME).await;
     let view = read_model::get(state.log.db(), &actor.tenant, &id)
         .await?
@@ -263,23 +259,26 @@ pub(super) async fn put_assignment(
         dialect: DIALECT,
         socket_id: None,
     };
-    commands::run(
-        &state,
-        &state.support.settings,
-        &origin,
-        "support:settings",
-        &SupportSettings::stream_id(&actor.tenant),
-        None,
-        |at| SettingsCommand {
-            actor: actor.clone(),
-            at,
-            action: SettingsAction::SetAutoAssignment {
-                enabled,
-                max_concurrent,
+    state
+        .commands
+        .run(
+            &state.commands.support_settings,
+            Command {
+                origin: &origin,
+                name: "support:settings",
+                stream: &SupportSettings::stream_id(&actor.tenant),
+                id: None,
+                make: |at| SettingsCommand {
+                    actor: actor.clone(),
+                    at,
+                    action: SettingsAction::SetAutoAssignment {
+                        enabled,
+                        max_concurrent,
+                    },
+                },
             },
-        },
-    )
-    .await?;
+        )
+        .await?;
     // Turned on: the queue may be served at once.
     state.support.nudge(&actor.tenant);
     let settings = crate::support::settings(&state, &actor.tenant).await?;

@@ -14,7 +14,7 @@ use domain::swarm::{
 use serde_json::{Value, json};
 
 use super::Caller;
-use crate::commands::{Origin, run_recorded};
+use crate::commands::{Command, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -44,21 +44,23 @@ pub(super) async fn post_step(
         socket_id: None,
     };
     let stream = SwarmSession::stream_id(&actor.tenant, &session);
-    let events = run_recorded(
-        &state,
-        &state.swarm_sessions,
-        &state.swarm_recorder,
-        &origin,
-        "swarm:step",
-        &stream,
-        |at| SwarmCommand {
+    let command = Command {
+        origin: &origin,
+        name: "swarm:step",
+        stream: &stream,
+        id: None,
+        make: |at| SwarmCommand {
             session: session.clone(),
             actor: actor.clone(),
             at,
             action: SwarmAction::RecordStep(step.clone()),
         },
-    )
-    .await?;
+    };
+    let commands = &state.commands;
+    let events = commands
+        .run(&commands.swarm_sessions, command)
+        .await?
+        .events;
     let Some(SwarmEvent::SwarmStepRecorded(recorded)) = events.first() else {
         // Only a retry that an earlier attempt had already written lands
         // here: the step is stored, but its number is not known.

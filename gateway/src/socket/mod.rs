@@ -1,12 +1,12 @@
-//! Socket.IO on namespace `/`: authentication on connect (a token, or a
-//! widget key: see `widget`), then one router for every event, whichever
-//! dialect it belongs to, and a clean-up when a socket goes away.
+//! Socket.IO: namespace `/` with its authentication on connect (a token, or
+//! a widget key: see `widget`), one router for the events of every dialect
+//! there, and a clean-up when a socket goes away; the namespaces dialects
+//! bring of their own. It knows dialects only by their contract
+//! ([`crate::dialect`]).
 
-mod call;
 pub(crate) mod rate_limit;
 mod widget;
 
-pub use call::{Call, Inbound, Session};
 pub use rate_limit::RateLimit;
 pub use widget::{WIDGET_VALIDATION_ERROR, Widget, widget};
 
@@ -22,7 +22,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use crate::auth::{self, AuthError};
-use crate::dialects;
+use crate::dialect::{Admitted, Dialect, Entry, ROOT, Request, Session};
 use crate::error::WireError;
 use crate::limits::{Allowance, Client, Slot};
 use crate::state::AppState;
@@ -36,12 +36,22 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000;
 /// transport closes it (memory must stay bounded).
 pub const MAX_FRAME_BYTES: usize = 4 << 20;
 
-pub fn register(io: &SocketIo) {
-    io.ns("/", on_connect.with(widget::check));
-    io.ns(
-        dialects::helpdesk::NAMESPACE,
-        dialects::helpdesk::on_connect.with(dialects::helpdesk::check),
-    );
+pub fn register(io: &SocketIo, dialects: &[Box<dyn Dialect>]) {
+    io.ns(ROOT, on_connect.with(widget::check));
+    for dialect in dialects {
+        if let Entry::Namespace { register, .. } = dialect.entry() {
+            register(io);
+        }
+    }
+}
+
+/// The dialects sharing namespace `/`, in dispatch order.
+fn on_root(state: &AppState) -> impl Iterator<Item = &dyn Dialect> {
+    state
+        .dialects
+        .iter()
+        .map(|d| d.as_ref())
+        .filter(|d| matches!(d.entry(), Entry::Root))
 }
 
 async fn on_connect(
@@ -88,28 +98,22 @@ async fn on_connect(
     // Organisation-wide events (presence), and for staff the activity feed;
     // not for anonymous widget visitors.
     let is_visitor = widget.is_some();
-    match widget {
-        Some(widget) => {
-            tracing::debug!(socket = %socket.id, chatbot = %widget.chatbot_id, key = %widget.key_id.prefix(), "widget visitor");
-            // Before the session: whoever sees a session sees the widget.
-            socket.extensions.insert(widget);
-        }
-        None => {
-            for room in dialects::lvng::rooms_on_connect(&actor) {
-                socket.join(room);
-            }
-        }
+    if let Some(widget) = widget {
+        tracing::debug!(socket = %socket.id, chatbot = %widget.chatbot_id, key = %widget.key_id.prefix(), "widget visitor");
+        // Before the session: whoever sees a session sees the widget.
+        socket.extensions.insert(widget);
+    }
+    for dialect in on_root(&state) {
+        dialect.connected(Admitted {
+            socket: &socket,
+            actor: &actor,
+            visitor: is_visitor,
+        });
     }
     socket.extensions.insert(slot);
     socket.extensions.insert(allowance);
     let actor = Arc::new(actor);
     socket.extensions.insert(Session(actor.clone()));
-    socket
-        .extensions
-        .insert(dialects::lvng::calls::JoinedCalls::default());
-    socket
-        .extensions
-        .insert(dialects::chatbot::ChatbotSocket::default());
     socket.on_fallback(on_event);
     // Before anything that waits: a socket may go while it connects.
     socket.on_disconnect(on_disconnect);
@@ -142,7 +146,7 @@ fn on_disconnect(
     socket: SocketRef,
     State(state): State<AppState>,
 ) -> impl Future<Output = ()> + Send {
-    let in_flight = state.inflight.token();
+    let in_flight = state.commands.inflight().token();
     // The connection counts go back at once (dropping the socket would
     // too, but tasks may hold it a while).
     socket.extensions.remove::<Slot>();
@@ -159,7 +163,9 @@ async fn clean_up(state: &AppState, socket: &SocketRef) {
         return;
     };
     crate::presence::socket_disconnected(state, socket);
-    dialects::lvng::calls::on_disconnect(state, socket, &actor).await;
+    for dialect in on_root(state) {
+        dialect.disconnected(state, socket, &actor).await;
+    }
 }
 
 /// Clean up after every connected socket, before the server closes them:
@@ -212,7 +218,8 @@ async fn on_event(
         Ok(data) => (data, None),
         Err(error) => (Value::Null, Some(error)),
     };
-    let call = Call::new(state, socket, session, event, data, ack).ack_requested(ack_requested);
+    let call =
+        Request::new(state.clone(), socket, session, event, data, ack).ack_requested(ack_requested);
     let outcome = if let Err(refused) = admitted {
         Err(refused)
     } else if size > MAX_EVENT_BYTES {
@@ -224,7 +231,7 @@ async fn on_event(
         Err(error)
     } else {
         // A bug in a handler must not take the connection down silently.
-        match AssertUnwindSafe(dialects::dispatch(&call))
+        match AssertUnwindSafe(dispatch(&state, &call))
             .catch_unwind()
             .await
         {
@@ -238,6 +245,19 @@ async fn on_event(
     if let Err(error) = outcome {
         call.fail(error);
     }
+}
+
+/// Route an event of namespace `/` to the dialect that owns its name.
+async fn dispatch(state: &AppState, req: &Request) -> Result<(), WireError> {
+    for dialect in on_root(state) {
+        if let Some(outcome) = dialect.dispatch(req).await {
+            return outcome;
+        }
+    }
+    Err(WireError::new(
+        "UNKNOWN_EVENT",
+        format!("no handler for event {:?}", req.event),
+    ))
 }
 
 /// Did the client give an ack callback? (`AckSender` cannot say.)

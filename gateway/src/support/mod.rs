@@ -11,46 +11,36 @@ mod runner;
 
 pub use runner::PolicyRunner;
 
-use cqrs_es::CqrsFramework;
 use domain::actor::Actor;
 use domain::ids::TenantId;
 use domain::settings::SupportSettings;
 use std::sync::Mutex;
-use store::{AggregateStore, EventLog};
 use tokio::sync::mpsc;
 
-use crate::config::Config;
 use crate::error::WireError;
 use crate::state::AppState;
 
 /// The `dialect` recorded for commands the server's policies run.
 pub const SERVER: &str = "gateway";
 
-pub type Settings = CqrsFramework<SupportSettings, AggregateStore<SupportSettings>>;
-
 /// What the support side keeps in the shared state.
 pub struct Support {
-    /// Tenants' settings (changed over REST).
-    pub settings: Settings,
     /// Tenants whose queue may now be served: the policy runner's inbox.
     nudges: mpsc::UnboundedSender<TenantId>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<TenantId>>>,
 }
 
-impl Support {
-    pub fn new(log: &EventLog, config: &Config) -> Self {
+impl Default for Support {
+    fn default() -> Self {
         let (nudges, inbox) = mpsc::unbounded_channel();
         Self {
-            settings: CqrsFramework::new(
-                AggregateStore::new(log.clone(), config.aggregate_cache, config.snapshot_every),
-                vec![],
-                (),
-            ),
             nudges,
             inbox: Mutex::new(Some(inbox)),
         }
     }
+}
 
+impl Support {
     /// Ask the policy runner to look at `tenant`'s queue (cheap; repeated
     /// nudges for one tenant are served by one pass).
     pub fn nudge(&self, tenant: &TenantId) {

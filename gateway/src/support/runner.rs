@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::SERVER;
-use crate::commands::{self, Origin};
+use crate::commands::{Command, Origin};
 use crate::error::WireError;
 use crate::state::AppState;
 
@@ -177,22 +177,25 @@ async fn assign_queued(state: &AppState, tenant: &TenantId) -> Result<(), WireEr
         };
         let command = policy::assign(tenant, &entry.conversation_id, &agent, Utc::now());
         let stream = Conversation::stream_id(Kind::Conversation, tenant, &entry.conversation_id);
-        let outcome = commands::run(
-            state,
-            &state.conversations,
-            &origin,
-            "support:auto-assign",
-            &stream,
-            None,
-            |at| {
-                let mut command = command.clone();
-                command.at = at;
-                command
-            },
-        )
-        .await;
+        let outcome = state
+            .commands
+            .run(
+                &state.commands.conversations,
+                Command {
+                    origin: &origin,
+                    name: "support:auto-assign",
+                    stream: &stream,
+                    id: None,
+                    make: |at| {
+                        let mut command = command.clone();
+                        command.at = at;
+                        command
+                    },
+                },
+            )
+            .await;
         match outcome {
-            Ok(()) => {
+            Ok(_) => {
                 tracing::debug!(%tenant, conversation = %entry.conversation_id, agent = %agent.agent, "auto-assigned");
                 if let Some(load) = online.iter_mut().find(|l| l.agent == agent.agent) {
                     load.active += 1;
@@ -251,22 +254,25 @@ async fn end_idle(
             socket_id: None,
         };
         let stream = Conversation::stream_id(Kind::Conversation, &tenant, &conversation);
-        let outcome = commands::run(
-            state,
-            &state.conversations,
-            &origin,
-            "support:idle-timeout",
-            &stream,
-            None,
-            |at| {
-                let mut command = command.clone();
-                command.at = at;
-                command
-            },
-        )
-        .await;
+        let outcome = state
+            .commands
+            .run(
+                &state.commands.conversations,
+                Command {
+                    origin: &origin,
+                    name: "support:idle-timeout",
+                    stream: &stream,
+                    id: None,
+                    make: |at| {
+                        let mut command = command.clone();
+                        command.at = at;
+                        command
+                    },
+                },
+            )
+            .await;
         match outcome {
-            Ok(()) => tracing::debug!(%tenant, %conversation, "ended after being idle"),
+            Ok(_) => tracing::debug!(%tenant, %conversation, "ended after being idle"),
             // Active since the scan's view of it, or ended meanwhile.
             Err(error) if error.code == "INVALID_STATE" => {
                 tracing::debug!(%tenant, %conversation, message = %error.message, "not ended for idling");

@@ -8,29 +8,29 @@
 use serde_json::json;
 
 use super::dashboard_room;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The dashboard room, if the caller may follow it (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
-    if !call.actor.role.is_staff() {
+pub(super) fn decode(req: &Inbound) -> Result<String, WireError> {
+    if !req.actor.role.is_staff() {
         return Err(WireError::forbidden(
             "only agents, supervisors and admins may follow the dashboard",
         ));
     }
-    Ok(dashboard_room(&call.actor.tenant))
+    Ok(dashboard_room(&req.actor.tenant))
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    call.socket.join(room.clone());
-    call.answer(&json!({ "success": true, "room": room }));
+pub async fn join(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.socket.join(room.clone());
+    req.answer(&json!({ "success": true, "room": room }));
     Ok(())
 }
 
-pub async fn leave(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    call.socket.leave(room.clone());
-    call.answer(&json!({ "success": true, "room": room }));
+pub async fn leave(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.socket.leave(room.clone());
+    req.answer(&json!({ "success": true, "room": room }));
     Ok(())
 }

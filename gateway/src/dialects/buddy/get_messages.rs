@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{conversation, render};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 100;
@@ -29,9 +29,9 @@ struct GetMessages {
 }
 
 /// The conversation and the page asked for (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, i64, i64), WireError> {
-    let request: GetMessages = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, i64, i64), WireError> {
+    let request: GetMessages = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
     let invalid =
         |message: String| WireError::validation(message).in_conversation(room.id.as_str());
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
@@ -47,9 +47,9 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, i64, i64), WireError> {
     Ok((room, limit, offset))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, limit, offset) = decode(&call.inbound())?;
-    let state = &call.state;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, limit, offset) = decode(&req.inbound())?;
+    let state = &req.state;
     let db = state.log.db();
     // The caller may have just opened or joined it.
     state.read_your_writes(conversation_list::NAME).await;
@@ -59,12 +59,12 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
                 .in_conversation(room.id.as_str()),
         );
     };
-    let staff = call.actor.role.is_staff();
+    let staff = req.actor.role.is_staff();
     if !staff
         && !summary
             .participants
             .iter()
-            .any(|p| p.user_id == call.actor.user)
+            .any(|p| p.user_id == req.actor.user)
     {
         return Err(WireError::forbidden(
             "customers read only the conversations they take part in",
@@ -75,13 +75,13 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     let messages = conversation_messages::page_by_offset(
         db,
         &room,
-        Visibility::for_role(call.actor.role),
+        Visibility::for_role(req.actor.role),
         offset as u64,
         limit as u32,
     )
     .await?;
     let messages: Vec<Value> = messages.iter().map(render::message).collect();
-    call.respond(
+    req.respond(
         "messages",
         &messages,
         &json!({

@@ -12,9 +12,11 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{UserRole, conversation, conversation_room, ensure_caller, render, run, staff_room};
+use super::{
+    DIALECT, UserRole, conversation, conversation_room, ensure_caller, render, staff_room,
+};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,14 +27,14 @@ struct JoinRoom {
 }
 
 /// The conversation to join, if the payload speaks for the caller (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
-    let request: JoinRoom = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<Room, WireError> {
+    let request: JoinRoom = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
     let claimed = UserRole::parse("userRole", &request.user_role)
         .map_err(|e| e.in_conversation(room.id.as_str()))?;
-    ensure_caller(call, &room, "userId", &request.user_id)?;
+    ensure_caller(req, &room, "userId", &request.user_id)?;
     // Robots do not join: staff post their suggestions as `robot`.
-    if claimed == UserRole::Robot || !claimed.claimable_by(call.actor.role) {
+    if claimed == UserRole::Robot || !claimed.claimable_by(req.actor.role) {
         return Err(WireError::forbidden(format!(
             "userRole {} does not match your role",
             claimed.as_str()
@@ -42,19 +44,24 @@ pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
     Ok(room)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    let at = run(call, "join_room", &room, Action::Join).await?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    let at = req
+        .state
+        .commands
+        .on_conversation(&req.origin(DIALECT), "join_room", &room, Action::Join, None)
+        .await?
+        .at;
     // Only once the join is authorized and durable does the socket listen.
-    call.socket.join(conversation_room(&room));
-    if call.actor.role.is_staff() {
-        call.socket.join(staff_room(&room));
+    req.socket.join(conversation_room(&room));
+    if req.actor.role.is_staff() {
+        req.socket.join(staff_room(&room));
     }
-    call.reply(
+    req.reply(
         "user_joined",
         &json!({
             "conversationId": room.id.as_str(),
-            "participant": render::participant(&call.actor.user, Some(call.actor.role), Some(at)),
+            "participant": render::participant(&req.actor.user, Some(req.actor.role), Some(at)),
         }),
     );
     Ok(())

@@ -7,9 +7,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{conversation, conversation_room, ensure_caller, run, staff_room};
+use super::{DIALECT, conversation, conversation_room, ensure_caller, staff_room};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,23 +19,32 @@ struct LeaveRoom {
 }
 
 /// The conversation to leave, if the payload speaks for the caller (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
-    let request: LeaveRoom = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<Room, WireError> {
+    let request: LeaveRoom = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
     if let Some(user) = &request.user_id {
-        ensure_caller(call, &room, "userId", user)?;
+        ensure_caller(req, &room, "userId", user)?;
     }
     Ok(room)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    run(call, "leave_room", &room, Action::Leave).await?;
-    call.socket.leave(conversation_room(&room));
-    call.socket.leave(staff_room(&room));
-    call.answer(&json!({
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "leave_room",
+            &room,
+            Action::Leave,
+            None,
+        )
+        .await?;
+    req.socket.leave(conversation_room(&room));
+    req.socket.leave(staff_room(&room));
+    req.answer(&json!({
         "conversationId": room.id.as_str(),
-        "userId": call.actor.user.as_str(),
+        "userId": req.actor.user.as_str(),
     }));
     Ok(())
 }

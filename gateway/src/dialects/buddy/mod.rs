@@ -26,33 +26,54 @@ mod send_message;
 mod share_robot_message;
 mod typing;
 
-pub use push::push;
 pub use role::UserRole;
 
-use domain::Timestamp;
-use domain::conversation::{Action, Kind};
+use domain::conversation::Kind;
 use domain::ids::{ConversationId, TenantId};
 use projections::Room;
 
 use super::{Decoded, decoded};
-use crate::commands;
+use crate::dialect::{Dialect, Entry, Inbound, Push, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
+use async_trait::async_trait;
+use projections::Update;
 
 pub const DIALECT: &str = "buddy";
 
+/// The buddy dialect's contract (see [`crate::dialect`]).
+pub struct Buddy;
+
+#[async_trait]
+impl Dialect for Buddy {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::Root
+    }
+
+    async fn dispatch(&self, req: &Request) -> Option<Result<(), WireError>> {
+        dispatch(req).await
+    }
+
+    fn render(&self, update: &Update, pushes: &mut Vec<Push>) {
+        push::render(update, pushes);
+    }
+}
+
 /// `None` when the event is not one of this dialect's.
-pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
-    Some(match call.event.as_str() {
-        "join_room" => join_room::handle(call).await,
-        "leave_room" => leave_room::handle(call).await,
-        "send_message" => send_message::handle(call).await,
-        "typing_start" => typing::handle(call, true).await,
-        "typing_stop" => typing::handle(call, false).await,
-        "get_messages" => get_messages::handle(call).await,
-        "share_robot_message" => share_robot_message::handle(call).await,
-        "join_dashboard" => dashboard::join(call).await,
-        "leave_dashboard" => dashboard::leave(call).await,
+async fn dispatch(req: &Request) -> Option<Result<(), WireError>> {
+    Some(match req.event.as_str() {
+        "join_room" => join_room::handle(req).await,
+        "leave_room" => leave_room::handle(req).await,
+        "send_message" => send_message::handle(req).await,
+        "typing_start" => typing::handle(req, true).await,
+        "typing_stop" => typing::handle(req, false).await,
+        "get_messages" => get_messages::handle(req).await,
+        "share_robot_message" => share_robot_message::handle(req).await,
+        "join_dashboard" => dashboard::join(req).await,
+        "leave_dashboard" => dashboard::leave(req).await,
         _ => return None,
     })
 }
@@ -92,39 +113,19 @@ pub fn dashboard_room(tenant: &TenantId) -> String {
 
 /// The caller's conversation `raw` names: ids are per tenant, so another
 /// tenant's conversation is simply not there (`NOT_FOUND`).
-fn conversation(call: &Inbound, raw: &str) -> Result<Room, WireError> {
+fn conversation(req: &Inbound, raw: &str) -> Result<Room, WireError> {
     let id = ConversationId::parse(raw).map_err(WireError::from)?;
-    Ok(Room::new(call.actor.tenant.clone(), Kind::Conversation, id))
+    Ok(Room::new(req.actor.tenant.clone(), Kind::Conversation, id))
 }
 
 /// A payload's `field` names the caller, or it is refused: nobody acts
 /// for someone else.
-fn ensure_caller(call: &Inbound, room: &Room, field: &str, user: &str) -> Result<(), WireError> {
-    if user == call.actor.user.as_str() {
+fn ensure_caller(req: &Inbound, room: &Room, field: &str, user: &str) -> Result<(), WireError> {
+    if user == req.actor.user.as_str() {
         return Ok(());
     }
     Err(
         WireError::forbidden(format!("{field} must be your own user id"))
             .in_conversation(room.id.as_str()),
     )
-}
-
-/// Run `action` in the conversation for the caller; answers with the time
-/// its events carry.
-async fn run(
-    call: &Call,
-    command: &'static str,
-    room: &Room,
-    action: Action,
-) -> Result<Timestamp, WireError> {
-    commands::on_conversation_timed(
-        &call.state,
-        &call.origin(DIALECT),
-        command,
-        room.kind,
-        &room.id,
-        action,
-        None,
-    )
-    .await
 }

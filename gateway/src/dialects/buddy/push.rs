@@ -19,8 +19,7 @@
 //!   (opened to an agent, queued, escalated, assigned, ended, closed),
 //!   `changes {status, assignedAgentId, isActive, updatedAt}`.
 //!
-//! The message count costs a query, made in the push loop: only when a
-//! socket of this node follows the tenant's dashboard.
+//! The message's number comes with the change (the event carries it).
 
 use chrono::Utc;
 use domain::conversation::Kind;
@@ -29,42 +28,27 @@ use projections::support::{SupportChange, SupportView};
 use projections::update::Change;
 use projections::{Room, Update};
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
 use super::{UserRole, conversation_room, dashboard_room, render, staff_room};
-use crate::state::AppState;
+use crate::dialect::{Push, ROOT};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
 /// the projector catches up on old ones).
 const TYPING_FRESHNESS: Duration = Duration::from_secs(10);
 
-pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
+/// What buddy sockets hear of one change: their conversation room's
+/// events, and the dashboard's.
+pub fn render(update: &Update, pushes: &mut Vec<Push>) {
     let origin: Option<Sid> = update.origin_socket.as_deref().and_then(|s| s.parse().ok());
     for (room, event, payload, all_but_origin) in conversation_events(update) {
-        emit(
-            io,
-            room,
-            all_but_origin.then_some(origin).flatten(),
-            event,
-            &payload,
-        )
-        .await;
+        let except = all_but_origin.then_some(origin).flatten();
+        pushes.push(Push::to(ROOT, [room], event, payload).except(except));
     }
-    if let Some((tenant_room, event, payload)) = dashboard_event(io, &update.change).await {
-        emit(io, tenant_room, None, event, &payload).await;
-    }
-}
-
-async fn emit(io: &SocketIo, room: String, except: Option<Sid>, event: &str, payload: &Value) {
-    let target = match except {
-        Some(sid) => io.to(room).except(sid),
-        None => io.to(room),
-    };
-    if let Err(error) = target.emit(event, payload).await {
-        tracing::debug!(%error, event, "push not delivered to every socket");
+    if let Some((tenant_room, event, payload)) = dashboard_event(&update.change) {
+        pushes.push(Push::to(ROOT, [tenant_room], event, payload));
     }
 }
 
@@ -165,10 +149,7 @@ fn conversation_events(update: &Update) -> Vec<(String, &'static str, Value, boo
 }
 
 /// The dashboard event of a change, if it has one.
-async fn dashboard_event(
-    io: &SocketIo,
-    change: &Change,
-) -> Option<(String, &'static str, Value)> {
+fn dashboard_event(change: &Change) -> Option<(String, &'static str, Value)> {
     Some(match change {
         Change::Opened {
             room,
@@ -227,17 +208,15 @@ async fn dashboard_event(
         }
         Change::MessagePosted(m) => {
             let room = conversation_of(&m.room)?;
-            let dashboard = dashboard_room(&room.tenant);
-            if io.to(dashboard.clone()).sockets().is_empty() {
-                return None;
-            }
             (
-                dashboard,
+                dashboard_room(&room.tenant),
                 "conversation_updated",
                 message_counted(m)?,
             )
         }
-        Change::Support { view, change, at } => {
+        Change::Support {
+            view, change, at, ..
+        } => {
             let room = conversation_of(&view.room)?;
             if !changes_status(change) {
                 return None;

@@ -13,9 +13,9 @@ use domain::message::MessageBody;
 use projections::Room;
 use serde::Deserialize;
 
-use super::{UserRole, conversation, ensure_caller, render, run};
+use super::{DIALECT, UserRole, conversation, ensure_caller, render};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,9 +30,9 @@ struct CreateMessage {
 
 /// The conversation, and the message with its kind, if the payload speaks
 /// for the caller (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody, MessageKind), WireError> {
-    let request: CreateMessage = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, MessageBody, MessageKind), WireError> {
+    let request: CreateMessage = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
     let in_conversation = |e: WireError| e.in_conversation(room.id.as_str());
     let role = UserRole::parse("fromRole", &request.from_role).map_err(in_conversation)?;
     let kind = request
@@ -52,8 +52,8 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody, MessageKind),
         }
         (_, kind) => kind.unwrap_or_default(),
     };
-    ensure_caller(call, &room, "fromUserId", &request.from_user_id)?;
-    if !role.claimable_by(call.actor.role) {
+    ensure_caller(req, &room, "fromUserId", &request.from_user_id)?;
+    if !role.claimable_by(req.actor.role) {
         return Err(in_conversation(WireError::forbidden(format!(
             "fromRole {} does not match your role",
             role.as_str()
@@ -62,8 +62,8 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody, MessageKind),
     Ok((room, body, kind))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, body, kind) = decode(&call.inbound())?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, body, kind) = decode(&req.inbound())?;
     let id = MessageId::generate();
     let content = body.as_str().to_owned();
     let message = NewMessage {
@@ -76,13 +76,24 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         provenance: None,
         metadata: None,
     };
-    let at = run(call, "send_message", &room, Action::PostMessage(message)).await?;
-    call.answer(
+    let at = req
+        .state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "send_message",
+            &room,
+            Action::PostMessage(message),
+            None,
+        )
+        .await?
+        .at;
+    req.answer(
         &render::Message {
             id: id.as_str(),
             room: &room,
-            from: &call.actor.user,
-            role: call.actor.role,
+            from: &req.actor.user,
+            role: req.actor.role,
             content: &content,
             kind: kind.as_str(),
             at,

@@ -10,9 +10,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{conversation, ensure_caller, run};
+use super::{DIALECT, conversation, ensure_caller};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,25 +23,28 @@ struct Share {
 }
 
 /// The conversation and the message to share (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageId), WireError> {
-    let request: Share = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, MessageId), WireError> {
+    let request: Share = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
     let id = MessageId::parse(request.original_message_id)
         .map_err(|e| WireError::from(e).in_conversation(room.id.as_str()))?;
-    ensure_caller(call, &room, "fromUserId", &request.from_user_id)?;
+    ensure_caller(req, &room, "fromUserId", &request.from_user_id)?;
     Ok((room, id))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, id) = decode(&call.inbound())?;
-    run(
-        call,
-        "share_robot_message",
-        &room,
-        Action::ShareMessage { id: id.clone() },
-    )
-    .await?;
-    call.answer(&json!({
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, id) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "share_robot_message",
+            &room,
+            Action::ShareMessage { id: id.clone() },
+            None,
+        )
+        .await?;
+    req.answer(&json!({
         "success": true,
         "conversationId": room.id.as_str(),
         "originalMessageId": id.as_str(),

@@ -11,9 +11,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{conversation, ensure_caller, run};
+use super::{DIALECT, conversation, ensure_caller};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,21 +26,24 @@ struct Typing {
 }
 
 /// The conversation, if the payload speaks for the caller (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<Room, WireError> {
-    let request: Typing = call.parse()?;
-    let room = conversation(call, &request.conversation_id)?;
-    ensure_caller(call, &room, "userId", &request.user_id)?;
+pub(super) fn decode(req: &Inbound) -> Result<Room, WireError> {
+    let request: Typing = req.parse()?;
+    let room = conversation(req, &request.conversation_id)?;
+    ensure_caller(req, &room, "userId", &request.user_id)?;
     Ok(room)
 }
 
-pub async fn handle(call: &Call, started: bool) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
+pub async fn handle(req: &Request, started: bool) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
     let (name, action) = if started {
         ("typing_start", Action::StartTyping)
     } else {
         ("typing_stop", Action::StopTyping)
     };
-    run(call, name, &room, action).await?;
-    call.answer(&json!({ "success": true }));
+    req.state
+        .commands
+        .on_conversation(&req.origin(DIALECT), name, &room, action, None)
+        .await?;
+    req.answer(&json!({ "success": true }));
     Ok(())
 }

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{list_room, reads};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::support::render;
 use crate::wire_time;
 
@@ -37,31 +37,31 @@ struct Join {
 }
 
 /// Whether the caller may follow the tenant's list (no IO).
-pub(super) fn decode_join(call: &Inbound) -> Result<(), WireError> {
-    let request: Join = call.parse()?;
+pub(super) fn decode_join(req: &Inbound) -> Result<(), WireError> {
+    let request: Join = req.parse()?;
     let tenant = request.tenant_id.ok_or_else(|| {
         WireError::validation("tenantId is required")
             .with_details("join-conversation-list: missing field `tenantId`")
     })?;
-    if tenant != call.actor.tenant.as_str() {
+    if tenant != req.actor.tenant.as_str() {
         return Err(WireError::forbidden("tenantId is not your tenant"));
     }
-    staff_only(call)
+    staff_only(req)
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
-    decode_join(&call.inbound())?;
-    call.socket.join(list_room(&call.actor.tenant));
-    call.reply(
+pub async fn join(req: &Request) -> Result<(), WireError> {
+    decode_join(&req.inbound())?;
+    req.socket.join(list_room(&req.actor.tenant));
+    req.reply(
         "joined-conversation-list",
-        &json!({ "tenantId": call.actor.tenant.as_str() }),
+        &json!({ "tenantId": req.actor.tenant.as_str() }),
     );
     Ok(())
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Request {
+struct ListRequest {
     page: Option<u32>,
     limit: Option<u32>,
     status: Option<String>,
@@ -71,11 +71,11 @@ struct Request {
 }
 
 /// The page of the list asked for, if the caller may see it (no IO).
-pub(super) fn decode_request(call: &Inbound) -> Result<SupportQuery, WireError> {
-    let request: Request = call.parse()?;
-    staff_only(call)?;
+pub(super) fn decode_request(req: &Inbound) -> Result<SupportQuery, WireError> {
+    let request: ListRequest = req.parse()?;
+    staff_only(req)?;
     let query = SupportQuery {
-        tenant: call.actor.tenant.clone(),
+        tenant: req.actor.tenant.clone(),
         customer: None,
         status: request
             .status
@@ -116,10 +116,10 @@ pub(super) fn decode_request(call: &Inbound) -> Result<SupportQuery, WireError> 
     Ok(query)
 }
 
-pub async fn request(call: &Call) -> Result<(), WireError> {
-    let query = decode_request(&call.inbound())?;
-    let (conversations, total) = reads::list(&call.state, &query).await?;
-    call.reply(
+pub async fn request(req: &Request) -> Result<(), WireError> {
+    let query = decode_request(&req.inbound())?;
+    let (conversations, total) = reads::list(&req.state, &query).await?;
+    req.reply(
         "conversation-list",
         &json!({
             "success": true,
@@ -142,8 +142,8 @@ pub async fn request(call: &Call) -> Result<(), WireError> {
     Ok(())
 }
 
-fn staff_only(call: &Inbound) -> Result<(), WireError> {
-    if call.actor.role.is_staff() {
+fn staff_only(req: &Inbound) -> Result<(), WireError> {
+    if req.actor.role.is_staff() {
         Ok(())
     } else {
         Err(WireError::forbidden(

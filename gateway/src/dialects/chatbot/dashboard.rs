@@ -11,9 +11,9 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{dashboards_room, socket_state};
+use super::{dashboard_room_prefix, dashboards_room, socket_state};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// Longest dashboard id accepted.
@@ -28,8 +28,8 @@ struct Subscribe {
 }
 
 /// The dashboard to follow, if the caller may (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
-    let request: Subscribe = call.parse()?;
+pub(super) fn decode(req: &Inbound) -> Result<String, WireError> {
+    let request: Subscribe = req.parse()?;
     let id = request
         .dashboard_id
         .ok_or_else(|| WireError::validation("dashboardId is required"))?;
@@ -38,7 +38,7 @@ pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
             "dashboardId must be 1 to {MAX_ID_CHARS} characters without control characters"
         )));
     }
-    if !call.actor.role.is_staff() {
+    if !req.actor.role.is_staff() {
         return Err(WireError::forbidden(
             "only agents, supervisors and admins follow dashboards",
         ));
@@ -46,9 +46,9 @@ pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
     Ok(id)
 }
 
-pub async fn subscribe(call: &Call) -> Result<(), WireError> {
-    let id = decode(&call.inbound())?;
-    let added = socket_state(call).with(|s| {
+pub async fn subscribe(req: &Request) -> Result<(), WireError> {
+    let id = decode(&req.inbound())?;
+    let added = socket_state(req).with(|s| {
         if s.dashboards.len() >= MAX_DASHBOARDS && !s.dashboards.contains(&id) {
             return false;
         }
@@ -60,8 +60,10 @@ pub async fn subscribe(call: &Call) -> Result<(), WireError> {
             "a connection follows at most {MAX_DASHBOARDS} dashboards"
         )));
     }
-    call.socket.join(dashboards_room(&call.actor.tenant));
-    call.reply(
+    let tenant = &req.actor.tenant;
+    req.socket
+        .join([dashboards_room(tenant), dashboard_room_prefix(tenant) + &id]);
+    req.reply(
         "dashboard-subscribed",
         &json!({ "dashboardId": id, "timestamp": wire_time(Utc::now()) }),
     );

@@ -8,9 +8,9 @@ use domain::conversation::{Action, EndReason};
 use projections::Room;
 use serde::Deserialize;
 
-use super::{conversation, invalid_in, run};
+use super::{DIALECT, conversation, invalid_in};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,10 +20,10 @@ struct End {
 }
 
 /// The conversation, and why the caller ends it (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, EndReason), WireError> {
-    let request: End = call.parse()?;
-    let room = conversation(call, request.conversation_id.as_deref())?;
-    let reason = if call.actor.role.is_staff() {
+pub(super) fn decode(req: &Inbound) -> Result<(Room, EndReason), WireError> {
+    let request: End = req.parse()?;
+    let room = conversation(req, request.conversation_id.as_deref())?;
+    let reason = if req.actor.role.is_staff() {
         match request.reason.as_deref() {
             None => EndReason::AgentEnded,
             Some(raw) => match EndReason::parse(raw).map_err(invalid_in(&room))? {
@@ -43,13 +43,22 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, EndReason), WireError> {
     Ok((room, reason))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, reason) = decode(&call.inbound())?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, reason) = decode(&req.inbound())?;
     let action = Action::End {
         reason,
         idle_since: None,
     };
-    run(call, &call.actor, "end-conversation", &room, action).await?;
-    super::done(call, &room);
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &req.actor),
+            "end-conversation",
+            &room,
+            action,
+            None,
+        )
+        .await?;
+    super::done(req, &room);
     Ok(())
 }

@@ -8,9 +8,9 @@ use domain::conversation::{Action, Remark};
 use projections::Room;
 use serde::Deserialize;
 
-use super::{conversation, invalid_in, run};
+use super::{DIALECT, conversation, invalid_in};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,9 +20,9 @@ struct Escalate {
 }
 
 /// The conversation and the reason given (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, Option<Remark>), WireError> {
-    let request: Escalate = call.parse()?;
-    let room = conversation(call, request.conversation_id.as_deref())?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, Option<Remark>), WireError> {
+    let request: Escalate = req.parse()?;
+    let room = conversation(req, request.conversation_id.as_deref())?;
     let reason = request
         .reason
         .map(|r| Remark::parse("reason", r))
@@ -31,16 +31,18 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, Option<Remark>), WireError
     Ok((room, reason))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, reason) = decode(&call.inbound())?;
-    run(
-        call,
-        &call.actor,
-        "escalate",
-        &room,
-        Action::Escalate { reason },
-    )
-    .await?;
-    super::done(call, &room);
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, reason) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &req.actor),
+            "escalate",
+            &room,
+            Action::Escalate { reason },
+            None,
+        )
+        .await?;
+    super::done(req, &room);
     Ok(())
 }

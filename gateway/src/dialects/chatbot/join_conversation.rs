@@ -34,9 +34,9 @@ use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::{DIALECT, conversation, conversation_room, render, run, socket_state, staff_room};
+use super::{DIALECT, conversation, conversation_room, render, socket_state, staff_room};
+use crate::dialect::{Inbound, Request, Session};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound, Session};
 
 /// Namespace of session conversation ids (a fixed random UUID; never change it).
 const SESSION_CONVERSATIONS: Uuid = Uuid::from_u128(0x5d1c_2b7a_93e4_4f06_b8a1_7c2e_64d9_0f3b);
@@ -53,9 +53,9 @@ struct Join {
 /// The session, and the conversation the payload names if it names one
 /// (its error, if any, is reported after the session's checks) (no IO).
 pub(super) fn decode(
-    call: &Inbound,
+    req: &Inbound,
 ) -> Result<(SessionId, Option<Result<Room, WireError>>), WireError> {
-    let request: Join = call.parse()?;
+    let request: Join = req.parse()?;
     let raw_session = request.session_id.ok_or_else(|| {
         WireError::validation("sessionId is required")
             .with_details("join-conversation: missing field `sessionId`")
@@ -64,14 +64,14 @@ pub(super) fn decode(
     let named = request
         .conversation_id
         .as_deref()
-        .map(|raw| conversation(call, Some(raw)));
+        .map(|raw| conversation(req, Some(raw)));
     Ok((session, named))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (session, named) = decode(&call.inbound())?;
-    let chatbot = widget_chatbot(call);
-    let actor = identity(call, chatbot.is_some(), &session)?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (session, named) = decode(&req.inbound())?;
+    let chatbot = widget_chatbot(req);
+    let actor = identity(req, chatbot.is_some(), &session)?;
     let (room, action) = match named {
         Some(room) => (room?, Action::Rejoin),
         None => {
@@ -81,22 +81,31 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
                 domain::conversation::Kind::Conversation,
                 id,
             );
-            (room, Action::Start(details(call, chatbot, &session)))
+            (room, Action::Start(details(req, chatbot, &session)))
         }
     };
-    run(call, &actor, "join-conversation", &room, action).await?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &actor),
+            "join-conversation",
+            &room,
+            action,
+            None,
+        )
+        .await?;
 
     // Only after the join is authorized and durable does the socket listen.
-    call.socket.join(conversation_room(&room.tenant, &room.id));
+    req.socket.join(conversation_room(&room.tenant, &room.id));
     if actor.role.is_staff() {
-        call.socket.join(staff_room(&room.tenant, &room.id));
+        req.socket.join(staff_room(&room.tenant, &room.id));
     }
-    socket_state(call).with(|s| s.current = Some(room.id.clone()));
+    socket_state(req).with(|s| s.current = Some(room.id.clone()));
 
     let visibility = Visibility::for_role(actor.role);
-    let (messages, view) = super::reads::started(&call.state, &room, visibility).await?;
+    let (messages, view) = super::reads::started(&req.state, &room, visibility).await?;
     let status = view.as_ref().map_or("new", |v| v.status.as_str());
-    call.reply(
+    req.reply(
         "conversation-started",
         &json!({
             "conversationId": room.id.as_str(),
@@ -111,11 +120,11 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
 /// Who the caller is in this conversation: a widget visitor is bound to its
 /// session (`visitor-{sessionId}`) on its first join; anyone else is who
 /// their token says.
-fn identity(call: &Call, widget: bool, session: &SessionId) -> Result<Arc<Actor>, WireError> {
+fn identity(req: &Request, widget: bool, session: &SessionId) -> Result<Arc<Actor>, WireError> {
     if !widget {
-        return Ok(call.actor.clone());
+        return Ok(req.actor.clone());
     }
-    let state = socket_state(call);
+    let state = socket_state(req);
     let bound = state.with(|s| match &s.session {
         Some(bound) => bound == session,
         None => {
@@ -129,16 +138,16 @@ fn identity(call: &Call, widget: bool, session: &SessionId) -> Result<Arc<Actor>
         ));
     }
     let user = UserId::parse(format!("visitor-{session}")).map_err(WireError::from)?;
-    if call.actor.user == user {
-        return Ok(call.actor.clone());
+    if req.actor.user == user {
+        return Ok(req.actor.clone());
     }
     let actor = Arc::new(Actor {
         user,
-        ..Actor::clone(&call.actor)
+        ..Actor::clone(&req.actor)
     });
     // Every later event of this socket acts as the session's visitor.
-    call.socket.extensions.insert(Session(actor.clone()));
-    tracing::debug!(socket = %call.socket.id, user = %actor.user, dialect = DIALECT, "widget visitor bound to its session");
+    req.socket.extensions.insert(Session(actor.clone()));
+    tracing::debug!(socket = %req.socket.id, user = %actor.user, dialect = DIALECT, "widget visitor bound to its session");
     Ok(actor)
 }
 
@@ -161,8 +170,8 @@ fn session_conversation(
 }
 
 /// Where the visitor came from, from the handshake's headers.
-fn details(call: &Call, chatbot: Option<ChatbotId>, session: &SessionId) -> SupportDetails {
-    let parts = call.socket.req_parts();
+fn details(req: &Request, chatbot: Option<ChatbotId>, session: &SessionId) -> SupportDetails {
+    let parts = req.socket.req_parts();
     let header = |name: &str| {
         parts
             .headers
@@ -187,8 +196,8 @@ fn details(call: &Call, chatbot: Option<ChatbotId>, session: &SessionId) -> Supp
 }
 
 /// The chatbot of a widget visitor's key; `None` for token users.
-fn widget_chatbot(call: &Call) -> Option<ChatbotId> {
-    crate::socket::widget(&call.socket).map(|w| w.chatbot_id)
+fn widget_chatbot(req: &Request) -> Option<ChatbotId> {
+    crate::socket::widget(&req.socket).map(|w| w.chatbot_id)
 }
 
 #[cfg(test)]

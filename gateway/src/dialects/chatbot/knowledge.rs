@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::socket_state;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The longest query accepted, in characters.
 const MAX_QUERY_CHARS: usize = 1_000;
@@ -40,8 +40,8 @@ const SEARCH_LIMIT: u32 = 10;
 /// Messages a summary reads (the latest).
 const SUMMARY_MESSAGES: u32 = 500;
 
-fn knowledge_room(call: &Call) -> String {
-    format!("chatbot:{}:knowledge", call.actor.tenant)
+fn knowledge_room(req: &Request) -> String {
+    format!("chatbot:{}:knowledge", req.actor.tenant)
 }
 
 #[derive(Deserialize)]
@@ -56,22 +56,22 @@ fn join_failed(message: impl Into<String>) -> WireError {
 }
 
 /// Whether the caller may join the room the payload names (no IO).
-pub(super) fn decode_join(call: &Inbound) -> Result<(), WireError> {
-    let request: JoinKnowledge = call.parse().map_err(|e| join_failed(e.message))?;
+pub(super) fn decode_join(req: &Inbound) -> Result<(), WireError> {
+    let request: JoinKnowledge = req.parse().map_err(|e| join_failed(e.message))?;
     if let Some(tenant) = &request.tenant_id
-        && tenant != call.actor.tenant.as_str()
+        && tenant != req.actor.tenant.as_str()
     {
         return Err(join_failed("tenantId is not the caller's tenant"));
     }
     Ok(())
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
-    decode_join(&call.inbound())?;
-    call.socket.join(knowledge_room(call));
-    call.reply(
+pub async fn join(req: &Request) -> Result<(), WireError> {
+    decode_join(&req.inbound())?;
+    req.socket.join(knowledge_room(req));
+    req.reply(
         "knowledge-room-joined",
-        &json!({ "tenantId": call.actor.tenant.as_str() }),
+        &json!({ "tenantId": req.actor.tenant.as_str() }),
     );
     Ok(())
 }
@@ -85,8 +85,8 @@ struct Search {
 }
 
 /// The search the payload asks for (no IO).
-pub(super) fn decode_search(call: &Inbound) -> Result<KnowledgeQuery, WireError> {
-    let request: Search = call.parse()?;
+pub(super) fn decode_search(req: &Inbound) -> Result<KnowledgeQuery, WireError> {
+    let request: Search = req.parse()?;
     let text = query_text(request.query)?;
     Ok(KnowledgeQuery {
         text,
@@ -96,12 +96,12 @@ pub(super) fn decode_search(call: &Inbound) -> Result<KnowledgeQuery, WireError>
     })
 }
 
-pub async fn search(call: &Call) -> Result<(), WireError> {
-    let query = decode_search(&call.inbound())?;
+pub async fn search(req: &Request) -> Result<(), WireError> {
+    let query = decode_search(&req.inbound())?;
     let text = query.text.clone();
-    let hits = knowledge::search(call.state.log.db(), &call.actor.tenant, &query).await?;
+    let hits = knowledge::search(req.state.log.db(), &req.actor.tenant, &query).await?;
     let results: Vec<Value> = hits.iter().map(hit_json).collect();
-    call.reply(
+    req.reply(
         "knowledge-search-results",
         &json!({ "query": text, "totalResults": results.len(), "results": results }),
     );
@@ -140,41 +140,41 @@ struct Rag {
 }
 
 /// The question of a RAG request (no IO).
-pub(super) fn decode_rag(call: &Inbound) -> Result<String, WireError> {
-    let request: Rag = call.parse()?;
+pub(super) fn decode_rag(req: &Inbound) -> Result<String, WireError> {
+    let request: Rag = req.parse()?;
     query_text(request.query)
 }
 
-pub async fn rag(call: &Call) -> Result<(), WireError> {
-    let text = decode_rag(&call.inbound())?;
-    let question = question(call, &text).await?;
+pub async fn rag(req: &Request) -> Result<(), WireError> {
+    let text = decode_rag(&req.inbound())?;
+    let question = question(req, &text).await?;
     let (tokens, mut received) = mpsc::channel(64);
     // Nobody streams this one: drain the tokens as they come.
     let drain = async { while received.recv().await.is_some() {} };
-    let answer = respond(call, &question, tokens, drain).await?;
-    call.reply("rag-response", &rag_json(&text, &question, &answer, None));
+    let answer = respond(req, &question, tokens, drain).await?;
+    req.reply("rag-response", &rag_json(&text, &question, &answer, None));
     Ok(())
 }
 
-pub async fn rag_stream(call: &Call) -> Result<(), WireError> {
-    let text = decode_rag(&call.inbound())?;
-    let question = question(call, &text).await?;
+pub async fn rag_stream(req: &Request) -> Result<(), WireError> {
+    let text = decode_rag(&req.inbound())?;
+    let question = question(req, &text).await?;
     let response_id = Uuid::now_v7().to_string();
-    call.emit(
+    req.emit(
         "rag-response-start",
         &json!({ "query": text, "responseId": response_id }),
     );
     let (tokens, mut received) = mpsc::channel::<String>(64);
     let forward = async {
         while let Some(chunk) = received.recv().await {
-            call.emit(
+            req.emit(
                 "rag-response-chunk",
                 &json!({ "query": text, "responseId": response_id, "chunk": chunk }),
             );
         }
     };
-    let answer = respond(call, &question, tokens, forward).await?;
-    call.reply(
+    let answer = respond(req, &question, tokens, forward).await?;
+    req.reply(
         "rag-response",
         &rag_json(&text, &question, &answer, Some(&response_id)),
     );
@@ -183,8 +183,8 @@ pub async fn rag_stream(call: &Call) -> Result<(), WireError> {
 
 /// The question with the tenant's best articles for it (as the assistant
 /// retrieves them for conversations).
-async fn question(call: &Call, text: &str) -> Result<Question, WireError> {
-    let sources = crate::assistant::runner::retrieve(&call.state, &call.actor.tenant, text).await?;
+async fn question(req: &Request, text: &str) -> Result<Question, WireError> {
+    let sources = crate::assistant::runner::retrieve(&req.state, &req.actor.tenant, text).await?;
     Ok(Question {
         text: text.to_owned(),
         history: Vec::new(),
@@ -195,12 +195,12 @@ async fn question(call: &Call, text: &str) -> Result<Question, WireError> {
 /// Ask the responder, with the assistant's timeout, while `listen` takes
 /// the tokens.
 async fn respond(
-    call: &Call,
+    req: &Request,
     question: &Question,
     tokens: mpsc::Sender<String>,
     listen: impl Future<Output = ()>,
 ) -> Result<Answer, WireError> {
-    let assistant = &call.state.assistant;
+    let assistant = &req.state.assistant;
     let responder = assistant.responder.clone().ok_or_else(|| {
         WireError::new(
             "ASSISTANT_UNAVAILABLE",
@@ -212,7 +212,7 @@ async fn respond(
         .await
         .unwrap_or_else(|_| Err(AssistantError::Provider("timed out".into())));
     outcome.map_err(|error| {
-        tracing::warn!(socket = %call.socket.id, %error, "assistant failed");
+        tracing::warn!(socket = %req.socket.id, %error, "assistant failed");
         WireError::new(
             "ASSISTANT_FAILED",
             "the assistant could not answer just now; try again or ask for a human",
@@ -247,8 +247,8 @@ struct Analyse {
 }
 
 /// The message and the analysis asked for (no IO).
-pub(super) fn decode_analysis(call: &Inbound) -> Result<(AnalysisType, MessageBody), WireError> {
-    let request: Analyse = call.parse()?;
+pub(super) fn decode_analysis(req: &Inbound) -> Result<(AnalysisType, MessageBody), WireError> {
+    let request: Analyse = req.parse()?;
     let kind = request
         .analysis_type
         .as_deref()
@@ -269,10 +269,10 @@ pub(super) fn decode_analysis(call: &Inbound) -> Result<(AnalysisType, MessageBo
     Ok((kind, message))
 }
 
-pub async fn analyse(call: &Call) -> Result<(), WireError> {
-    let (kind, message) = decode_analysis(&call.inbound())?;
+pub async fn analyse(req: &Request) -> Result<(), WireError> {
+    let (kind, message) = decode_analysis(&req.inbound())?;
     let analysis = analysis::analyze(message.as_str(), kind);
-    call.reply(
+    req.reply(
         "ai-analysis-result",
         &json!({
             "analysisType": analysis.analysis_type.as_str(),
@@ -283,8 +283,8 @@ pub async fn analyse(call: &Call) -> Result<(), WireError> {
     Ok(())
 }
 
-pub async fn summary(call: &Call) -> Result<(), WireError> {
-    let current = socket_state(call).with(|s| s.current.clone());
+pub async fn summary(req: &Request) -> Result<(), WireError> {
+    let current = socket_state(req).with(|s| s.current.clone());
     let id = current.ok_or_else(|| {
         WireError::new(
             "NOT_IN_CONVERSATION",
@@ -292,17 +292,17 @@ pub async fn summary(call: &Call) -> Result<(), WireError> {
         )
     })?;
     let room = Room::new(
-        call.actor.tenant.clone(),
+        req.actor.tenant.clone(),
         domain::conversation::Kind::Conversation,
         id,
     );
-    call.state
+    req.state
         .read_your_writes(conversation_messages::NAME)
         .await;
     let page = conversation_messages::page(
-        call.state.log.db(),
+        req.state.log.db(),
         &room,
-        Visibility::for_role(call.actor.role),
+        Visibility::for_role(req.actor.role),
         &Cursor::Latest,
         SUMMARY_MESSAGES,
     )
@@ -317,7 +317,7 @@ pub async fn summary(call: &Call) -> Result<(), WireError> {
         })
         .collect();
     let summary = assistant::summary::summarize(&turns);
-    call.reply(
+    req.reply(
         "conversation-summary",
         &json!({
             "conversationId": room.id.as_str(),

@@ -41,51 +41,75 @@ mod tracking;
 mod typing;
 mod update_metadata;
 
-pub use push::push;
-
-use domain::actor::Actor;
-use domain::conversation::{Action, Conversation, ConversationCommand, Kind};
+use domain::DomainError;
+use domain::conversation::Kind;
 use domain::ids::{ConversationId, SessionId, TenantId};
-use domain::{DomainError, Timestamp};
 use projections::Room;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Decoded, decoded};
-use crate::commands::{self, Origin};
+use crate::dialect::{Admitted, Dialect, Entry, Inbound, Push, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
+use async_trait::async_trait;
+use projections::Update;
 
 pub const DIALECT: &str = "chatbot";
 
+/// The chatbot dialect's contract (see [`crate::dialect`]).
+pub struct Chatbot;
+
+#[async_trait]
+impl Dialect for Chatbot {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::Root
+    }
+
+    fn connected(&self, admitted: Admitted<'_>) {
+        admitted.socket.extensions.insert(ChatbotSocket::default());
+    }
+
+    async fn dispatch(&self, req: &Request) -> Option<Result<(), WireError>> {
+        dispatch(req).await
+    }
+
+    fn render(&self, update: &Update, pushes: &mut Vec<Push>) {
+        push::render(update, pushes);
+    }
+}
+
 /// `None` when the event is not one of this dialect's.
-pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
-    Some(match call.event.as_str() {
-        "join-conversation" => join_conversation::handle(call).await,
-        "send-message" => send_message::handle(call).await,
-        "typing" => typing::handle(call).await,
-        "escalate" => escalate::handle(call).await,
-        "end-conversation" => end_conversation::handle(call).await,
-        "rate" => rate::handle(call).await,
-        "join-conversation-list" => conversation_list::join(call).await,
-        "request-conversation-list" => conversation_list::request(call).await,
-        "update-conversation-metadata" => update_metadata::handle(call).await,
-        "join-org" => org::join(call).await,
-        "leave-org" => org::leave(call).await,
-        "track-activity" => tracking::track_activity(call).await,
-        "page-view" => tracking::page_view(call).await,
-        "subscribe-dashboard" => dashboard::subscribe(call).await,
-        "ping" => ping::handle(call).await,
-        "join-knowledge-room" => knowledge::join(call).await,
-        "search-knowledge" => knowledge::search(call).await,
-        "request-rag-response" => knowledge::rag(call).await,
-        "request-rag-response-stream" => knowledge::rag_stream(call).await,
-        "request-ai-analysis" => knowledge::analyse(call).await,
-        "request-conversation-summary" => knowledge::summary(call).await,
+async fn dispatch(req: &Request) -> Option<Result<(), WireError>> {
+    Some(match req.event.as_str() {
+        "join-conversation" => join_conversation::handle(req).await,
+        "send-message" => send_message::handle(req).await,
+        "typing" => typing::handle(req).await,
+        "escalate" => escalate::handle(req).await,
+        "end-conversation" => end_conversation::handle(req).await,
+        "rate" => rate::handle(req).await,
+        "join-conversation-list" => conversation_list::join(req).await,
+        "request-conversation-list" => conversation_list::request(req).await,
+        "update-conversation-metadata" => update_metadata::handle(req).await,
+        "join-org" => org::join(req).await,
+        "leave-org" => org::leave(req).await,
+        "track-activity" => tracking::track_activity(req).await,
+        "page-view" => tracking::page_view(req).await,
+        "subscribe-dashboard" => dashboard::subscribe(req).await,
+        "ping" => ping::handle(req).await,
+        "join-knowledge-room" => knowledge::join(req).await,
+        "search-knowledge" => knowledge::search(req).await,
+        "request-rag-response" => knowledge::rag(req).await,
+        "request-rag-response-stream" => knowledge::rag_stream(req).await,
+        "request-ai-analysis" => knowledge::analyse(req).await,
+        "request-conversation-summary" => knowledge::summary(req).await,
         // A client reporting its own failure: noted, never answered (an
         // `error` back would only feed its error handler again).
         "error" => {
-            tracing::debug!(socket = %call.socket.id, report = %call.data, "client-side error");
+            tracing::debug!(socket = %req.socket.id, report = %req.data, "client-side error");
             Ok(())
         }
         _ => return None,
@@ -143,16 +167,11 @@ impl ChatbotSocket {
         // The state stays consistent whatever panicked while holding it.
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
-
-    /// The dashboards this socket follows.
-    pub fn dashboards(&self) -> Vec<String> {
-        self.with(|s| s.dashboards.iter().cloned().collect())
-    }
 }
 
 /// This dialect's state of the caller's socket.
-fn socket_state(call: &Call) -> ChatbotSocket {
-    call.socket
+fn socket_state(req: &Request) -> ChatbotSocket {
+    req.socket
         .extensions
         .get::<ChatbotSocket>()
         .unwrap_or_default()
@@ -183,16 +202,22 @@ pub fn dashboards_room(tenant: &TenantId) -> String {
     format!("chatbot:{tenant}:dashboards")
 }
 
+/// The rooms of the tenant's dashboards, one per dashboard id followed:
+/// this, then the id (a socket hears an update once per dashboard).
+pub fn dashboard_room_prefix(tenant: &TenantId) -> String {
+    format!("chatbot:{tenant}:dashboard:")
+}
+
 /// A conversation of the caller's tenant, from the payload's
 /// `conversationId`.
-fn conversation(call: &Inbound, raw: Option<&str>) -> Result<Room, WireError> {
+fn conversation(req: &Inbound, raw: Option<&str>) -> Result<Room, WireError> {
     let raw = raw.ok_or_else(|| {
         WireError::validation("conversationId is required")
-            .with_details(format!("{}: missing field `conversationId`", call.event))
+            .with_details(format!("{}: missing field `conversationId`", req.event))
     })?;
     let id = ConversationId::parse(raw)
         .map_err(|e| WireError::validation(format!("invalid conversationId: {e}")))?;
-    Ok(Room::new(call.actor.tenant.clone(), Kind::Conversation, id))
+    Ok(Room::new(req.actor.tenant.clone(), Kind::Conversation, id))
 }
 
 /// A domain refusal about a value, told with the conversation it concerns.
@@ -200,51 +225,10 @@ fn invalid_in(room: &Room) -> impl Fn(DomainError) -> WireError + '_ {
     |e| WireError::from(e).in_conversation(room.id.as_str())
 }
 
-/// Run `action` on a conversation as `actor` (the caller, or its widget
-/// identity); answers with the time the command was stamped with, which is
-/// the time of the events it recorded.
-async fn run(
-    call: &Call,
-    actor: &Actor,
-    command: &'static str,
-    room: &Room,
-    action: Action,
-) -> Result<Timestamp, WireError> {
-    let origin = Origin {
-        actor,
-        dialect: DIALECT,
-        socket_id: Some(call.socket.id.to_string()),
-    };
-    let stream = Conversation::stream_id(room.kind, &room.tenant, &room.id);
-    let stamped = Mutex::new(None);
-    commands::run(
-        &call.state,
-        &call.state.conversations,
-        &origin,
-        command,
-        &stream,
-        None,
-        |at| {
-            *stamped.lock().unwrap_or_else(PoisonError::into_inner) = Some(at);
-            ConversationCommand {
-                kind: room.kind,
-                conversation: room.id.clone(),
-                actor: actor.clone(),
-                at,
-                action: action.clone(),
-            }
-        },
-    )
-    .await
-    .map_err(|e| e.in_conversation(room.id.as_str()))?;
-    let at = stamped.into_inner().unwrap_or_else(PoisonError::into_inner);
-    Ok(at.unwrap_or_else(chrono::Utc::now))
-}
-
 /// `{success: true, conversationId}`: the ack of commands whose outcome the
 /// room hears.
-fn done(call: &Call, room: &Room) {
-    call.answer(&serde_json::json!({
+fn done(req: &Request, room: &Room) {
+    req.answer(&serde_json::json!({
         "success": true,
         "conversationId": room.id.as_str(),
     }));

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::org_room;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -31,19 +31,19 @@ fn failed(message: &str) -> WireError {
 }
 
 /// The organisation to follow, if the caller may (no IO).
-pub(super) fn decode_join(call: &Inbound) -> Result<String, WireError> {
-    let request: Org = call.parse().map_err(|e| failed(&e.message))?;
+pub(super) fn decode_join(req: &Inbound) -> Result<String, WireError> {
+    let request: Org = req.parse().map_err(|e| failed(&e.message))?;
     let org = request.org_id.ok_or_else(|| failed("orgId is required"))?;
-    if org != call.actor.tenant.as_str() {
+    if org != req.actor.tenant.as_str() {
         return Err(failed("orgId is not your organisation"));
     }
     if request
         .user_id
-        .is_some_and(|user| user != call.actor.user.as_str())
+        .is_some_and(|user| user != req.actor.user.as_str())
     {
         return Err(failed("userId is not you"));
     }
-    if !call.actor.role.is_staff() {
+    if !req.actor.role.is_staff() {
         return Err(failed(
             "only agents, supervisors and admins follow the organisation's notifications",
         ));
@@ -51,11 +51,11 @@ pub(super) fn decode_join(call: &Inbound) -> Result<String, WireError> {
     Ok(org)
 }
 
-pub async fn join(call: &Call) -> Result<(), WireError> {
-    let org = decode_join(&call.inbound())?;
-    let room = org_room(&call.actor.tenant);
-    call.socket.join(room.clone());
-    call.reply(
+pub async fn join(req: &Request) -> Result<(), WireError> {
+    let org = decode_join(&req.inbound())?;
+    let room = org_room(&req.actor.tenant);
+    req.socket.join(room.clone());
+    req.reply(
         "org-joined",
         &json!({ "orgId": org, "roomName": room, "timestamp": wire_time(Utc::now()) }),
     );
@@ -63,21 +63,21 @@ pub async fn join(call: &Call) -> Result<(), WireError> {
 }
 
 /// The organisation to stop following (no IO).
-pub(super) fn decode_leave(call: &Inbound) -> Result<String, WireError> {
-    let request: Org = call.parse()?;
+pub(super) fn decode_leave(req: &Inbound) -> Result<String, WireError> {
+    let request: Org = req.parse()?;
     let org = request
         .org_id
         .ok_or_else(|| WireError::validation("orgId is required"))?;
-    if org != call.actor.tenant.as_str() {
+    if org != req.actor.tenant.as_str() {
         return Err(WireError::forbidden("orgId is not your organisation"));
     }
     Ok(org)
 }
 
-pub async fn leave(call: &Call) -> Result<(), WireError> {
-    let org = decode_leave(&call.inbound())?;
-    call.socket.leave(org_room(&call.actor.tenant));
-    call.reply(
+pub async fn leave(req: &Request) -> Result<(), WireError> {
+    let org = decode_leave(&req.inbound())?;
+    req.socket.leave(org_room(&req.actor.tenant));
+    req.reply(
         "org-left",
         &json!({ "orgId": org, "timestamp": wire_time(Utc::now()) }),
     );

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
+use crate::dialect::Request;
 use crate::error::WireError;
-use crate::socket::Call;
 use crate::wire_time;
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    call.reply(
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    req.reply(
         "pong",
         &json!({ "timestamp": wire_time(chrono::Utc::now()) }),
     );

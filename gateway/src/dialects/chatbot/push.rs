@@ -19,26 +19,27 @@ use chrono::Utc;
 use domain::conversation::{Kind, Rating, Status};
 use domain::ids::TenantId;
 use projections::Update;
-use projections::support::{SupportChange, SupportView};
+use projections::support::{QueueEntry, SupportChange, SupportView};
 use projections::update::Change;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
-use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
 use super::{
-    ChatbotSocket, conversation_room, dashboards_room, list_room, org_room, reads, render,
+    conversation_room, dashboard_room_prefix, dashboards_room, list_room, org_room, render,
     staff_room,
 };
-use crate::state::AppState;
+use crate::dialect::{Push, ROOT, Stamp};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
 /// the projector catches up on old ones).
 const TYPING_FRESHNESS: Duration = Duration::from_secs(10);
 
-pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
+/// What chatbot sockets hear of one change.
+pub fn render(update: &Update, pushes: &mut Vec<Push>) {
+    let to =
+        |room: String, event: &'static str, payload: Value| Push::to(ROOT, [room], event, payload);
     match &update.change {
         Change::MessagePosted(m) if m.room.kind == Kind::Conversation => {
             let room = if m.hidden {
@@ -46,14 +47,13 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
             } else {
                 conversation_room(&m.room.tenant, &m.room.id)
             };
-            emit(io.to(room), "message", &message(m)).await;
+            pushes.push(to(room, "message", message(m)));
         }
         // Staff saw it when it was posted.
         Change::MessageShared(m) => {
-            let to = io
-                .to(conversation_room(&m.room.tenant, &m.room.id))
-                .except(staff_room(&m.room.tenant, &m.room.id));
-            emit(to, "message", &message(m)).await;
+            let room = conversation_room(&m.room.tenant, &m.room.id);
+            let staff = staff_room(&m.room.tenant, &m.room.id);
+            pushes.push(to(room, "message", message(m)).except_room(staff));
         }
         Change::Typing {
             room,
@@ -67,11 +67,6 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                 return;
             }
             let origin: Option<Sid> = update.origin_socket.as_deref().and_then(|s| s.parse().ok());
-            let to = io.to(conversation_room(&room.tenant, &room.id));
-            let to = match origin {
-                Some(sid) => to.except(sid),
-                None => to,
-            };
             // Signals from before roles were recorded are too old to show.
             let sender = role.map_or("user", |r| render::sender(r, "text"));
             let payload = json!({
@@ -80,14 +75,20 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                 "isTyping": started,
                 "conversationId": room.id.as_str(),
             });
-            emit(to, "typing", &payload).await;
+            let room = conversation_room(&room.tenant, &room.id);
+            pushes.push(to(room, "typing", payload).except(origin));
         }
         Change::Opened { room, .. } if room.kind == Kind::Conversation => {
             let payload =
                 json!({ "status": Status::New.as_str(), "conversationId": room.id.as_str() });
-            emit(io.to(list_room(&room.tenant)), "status-change", &payload).await;
+            pushes.push(to(list_room(&room.tenant), "status-change", payload));
         }
-        Change::Support { view, change, .. } => support(io, state, view, change).await,
+        Change::Support {
+            view,
+            change,
+            queue,
+            ..
+        } => support(view, change, queue, pushes),
         Change::QueueMoved { tenant, queue } => {
             for entry in queue {
                 let payload = json!({
@@ -96,16 +97,10 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                     "conversationId": entry.conversation_id.as_str(),
                 });
                 let room = conversation_room(tenant, &entry.conversation_id);
-                emit(io.to(room), "queue-update", &payload).await;
+                pushes.push(to(room, "queue-update", payload));
             }
         }
         _ => {}
-    }
-}
-
-async fn emit(to: BroadcastOperators, event: &str, payload: &Value) {
-    if let Err(error) = to.emit(event, payload).await {
-        tracing::debug!(%error, event, "push not delivered to every socket");
     }
 }
 
@@ -113,7 +108,12 @@ fn message(m: &projections::conversation_messages::MessageView) -> Value {
     json!({ "message": render::message(m), "conversationId": m.room.id.as_str() })
 }
 
-async fn support(io: &SocketIo, state: &AppState, view: &SupportView, change: &SupportChange) {
+fn support(
+    view: &SupportView,
+    change: &SupportChange,
+    queue: &[QueueEntry],
+    pushes: &mut Vec<Push>,
+) {
     let tenant = &view.room.tenant;
     let id = &view.room.id;
     let room = conversation_room(tenant, id);
@@ -126,23 +126,33 @@ async fn support(io: &SocketIo, state: &AppState, view: &SupportView, change: &S
                     "agentId": agent.as_str(),
                     "conversationId": id.as_str(),
                 });
-                emit(io.to(room.clone()), "agent-joined", &payload).await;
+                pushes.push(Push::to(ROOT, [room.clone()], "agent-joined", payload));
             }
         }
         SupportChange::Ended { reason, .. } => {
             let payload = json!({ "conversationId": id.as_str(), "reason": reason.as_str() });
-            emit(io.to(room.clone()), "conversation-ended", &payload).await;
+            pushes.push(Push::to(
+                ROOT,
+                [room.clone()],
+                "conversation-ended",
+                payload,
+            ));
         }
         _ => {}
     }
     if changes_status(change) {
-        let to = io.to([room, list_room(tenant)]);
-        emit(to, "status-change", &status_change(view)).await;
+        let rooms = [room, list_room(tenant)];
+        pushes.push(Push::to(ROOT, rooms, "status-change", status_change(view)));
     }
     if let Some(notification) = notification(view, change) {
-        emit(io.to(org_room(tenant)), "notification", &notification).await;
+        pushes.push(Push::to(
+            ROOT,
+            [org_room(tenant)],
+            "notification",
+            notification,
+        ));
     }
-    dashboards(io, state, tenant, view, change).await;
+    pushes.push(dashboards(tenant, view, change, queue));
 }
 
 fn changes_status(change: &SupportChange) -> bool {
@@ -225,28 +235,16 @@ fn notification(view: &SupportView, change: &SupportChange) -> Option<Value> {
     }))
 }
 
-/// `dashboard-update` to every dashboard followed on this node in the
-/// tenant, with the queue as it stands now (read only when someone
-/// follows).
-async fn dashboards(
-    io: &SocketIo,
-    state: &AppState,
+/// `dashboard-update` to every dashboard followed in the tenant, with the
+/// queue as it stood after the change, once per dashboard a socket follows
+/// (each with its `dashboardId`).
+fn dashboards(
     tenant: &TenantId,
     view: &SupportView,
     change: &SupportChange,
-) {
-    let sockets = io.to(dashboards_room(tenant)).sockets();
-    if sockets.is_empty() {
-        return;
-    }
-    let queue = match reads::queue(state, tenant).await {
-        Ok(queue) => queue,
-        Err(error) => {
-            tracing::warn!(code = error.code, "dashboard update without the queue");
-            Vec::new()
-        }
-    };
-    let mut payload = json!({
+    queue: &[QueueEntry],
+) -> Push {
+    let payload = json!({
         "dashboardId": null,
         "queue": {
             "length": queue.len(),
@@ -255,17 +253,10 @@ async fn dashboards(
         "change": dashboard_change(view, change),
         "timestamp": wire_time(Utc::now()),
     });
-    for socket in sockets {
-        let Some(followed) = socket.extensions.get::<ChatbotSocket>() else {
-            continue;
-        };
-        for dashboard in followed.dashboards() {
-            payload["dashboardId"] = json!(dashboard);
-            if let Err(error) = socket.emit("dashboard-update", &payload) {
-                tracing::debug!(socket = %socket.id, %error, "dashboard update not delivered");
-            }
-        }
-    }
+    Push::to(ROOT, [dashboards_room(tenant)], "dashboard-update", payload).stamped(Stamp::PerRoom {
+        prefix: dashboard_room_prefix(tenant),
+        field: "dashboardId",
+    })
 }
 
 /// `{type, conversationId, status, userId, agentId, agentName, …}`: what

@@ -9,9 +9,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{conversation, invalid_in, run};
+use super::{DIALECT, conversation, invalid_in};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,9 +22,9 @@ struct Rate {
 }
 
 /// The conversation, the rating and the comment (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, Rating, Option<Remark>), WireError> {
-    let request: Rate = call.parse()?;
-    let room = conversation(call, request.conversation_id.as_deref())?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, Rating, Option<Remark>), WireError> {
+    let request: Rate = req.parse()?;
+    let room = conversation(req, request.conversation_id.as_deref())?;
     let rating = request.rating.ok_or_else(|| {
         WireError::validation("rating is required (\"good\" or \"bad\")")
             .in_conversation(room.id.as_str())
@@ -38,17 +38,19 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, Rating, Option<Remark>), W
     Ok((room, rating, comment))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, rating, comment) = decode(&call.inbound())?;
-    run(
-        call,
-        &call.actor,
-        "rate",
-        &room,
-        Action::Rate { rating, comment },
-    )
-    .await?;
-    call.answer(&json!({
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, rating, comment) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &req.actor),
+            "rate",
+            &room,
+            Action::Rate { rating, comment },
+            None,
+        )
+        .await?;
+    req.answer(&json!({
         "success": true,
         "conversationId": room.id.as_str(),
         "rating": rating.as_str(),

@@ -1,9 +1,8 @@
 //! What this dialect reads from the read models.
 
-use domain::ids::TenantId;
 use projections::Room;
 use projections::conversation_messages::{self, Cursor, MessageView, Visibility};
-use projections::support::{self, QueueEntry, SupportQuery, SupportView};
+use projections::support::{self, SupportQuery, SupportView};
 
 use super::join_conversation::HISTORY;
 use crate::error::WireError;
@@ -32,9 +31,4 @@ pub async fn list(
 ) -> Result<(Vec<SupportView>, u64), WireError> {
     state.read_your_writes(support::NAME).await;
     Ok(support::list(state.log.db(), query).await?)
-}
-
-/// The tenant's queue, first in line first.
-pub async fn queue(state: &AppState, tenant: &TenantId) -> Result<Vec<QueueEntry>, WireError> {
-    Ok(support::queue(state.log.db(), tenant).await?)
 }

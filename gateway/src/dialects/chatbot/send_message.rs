@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::render::{self, MessageParts};
-use super::{conversation, invalid_in, run};
+use super::{DIALECT, conversation, invalid_in};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,9 +22,9 @@ struct Send {
 }
 
 /// The conversation and the message (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody), WireError> {
-    let request: Send = call.parse()?;
-    let room = conversation(call, request.conversation_id.as_deref())?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, MessageBody), WireError> {
+    let request: Send = req.parse()?;
+    let room = conversation(req, request.conversation_id.as_deref())?;
     let content = request.content.ok_or_else(|| {
         WireError::validation("content is required").in_conversation(room.id.as_str())
     })?;
@@ -32,19 +32,23 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, MessageBody), WireError> {
     Ok((room, body))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, body) = decode(&call.inbound())?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, body) = decode(&req.inbound())?;
     let id = MessageId::generate();
     let message = NewMessage::text(id.clone(), body.clone());
-    let actor = call.actor.clone();
-    let at = run(
-        call,
-        &actor,
-        "send-message",
-        &room,
-        Action::PostMessage(message),
-    )
-    .await?;
+    let actor = req.actor.clone();
+    let at = req
+        .state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &actor),
+            "send-message",
+            &room,
+            Action::PostMessage(message),
+            None,
+        )
+        .await?
+        .at;
     let message = render::imessage(&MessageParts {
         id: &id,
         conversation: &room.id,
@@ -56,6 +60,6 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         at,
         metadata: None,
     });
-    call.answer(&json!({ "message": message, "conversationId": room.id.as_str() }));
+    req.answer(&json!({ "message": message, "conversationId": room.id.as_str() }));
     Ok(())
 }

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::DIALECT;
-use crate::commands;
+use crate::commands::Command;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -25,8 +25,8 @@ struct Activity {
 }
 
 /// The activity the payload reports (no IO).
-pub(super) fn decode_activity(call: &Inbound) -> Result<TrackingAction, WireError> {
-    let request: Activity = call.parse()?;
+pub(super) fn decode_activity(req: &Inbound) -> Result<TrackingAction, WireError> {
+    let request: Activity = req.parse()?;
     let activity = request
         .activity
         .ok_or_else(|| WireError::validation("activity is required"))?;
@@ -37,9 +37,9 @@ pub(super) fn decode_activity(call: &Inbound) -> Result<TrackingAction, WireErro
     Ok(action)
 }
 
-pub async fn track_activity(call: &Call) -> Result<(), WireError> {
-    let action = decode_activity(&call.inbound())?;
-    record(call, "track-activity", action).await
+pub async fn track_activity(req: &Request) -> Result<(), WireError> {
+    let action = decode_activity(&req.inbound())?;
+    record(req, "track-activity", action).await
 }
 
 #[derive(Deserialize)]
@@ -50,8 +50,8 @@ struct PageView {
 }
 
 /// The page view the payload reports (no IO).
-pub(super) fn decode_page_view(call: &Inbound) -> Result<TrackingAction, WireError> {
-    let request: PageView = call.parse()?;
+pub(super) fn decode_page_view(req: &Inbound) -> Result<TrackingAction, WireError> {
+    let request: PageView = req.parse()?;
     let page = request
         .page
         .ok_or_else(|| WireError::validation("page is required"))?;
@@ -66,32 +66,35 @@ pub(super) fn decode_page_view(call: &Inbound) -> Result<TrackingAction, WireErr
     Ok(action)
 }
 
-pub async fn page_view(call: &Call) -> Result<(), WireError> {
-    let action = decode_page_view(&call.inbound())?;
-    record(call, "page-view", action).await
+pub async fn page_view(req: &Request) -> Result<(), WireError> {
+    let action = decode_page_view(&req.inbound())?;
+    record(req, "page-view", action).await
 }
 
 async fn record(
-    call: &Call,
+    req: &Request,
     command: &'static str,
     action: TrackingAction,
 ) -> Result<(), WireError> {
-    let actor = &call.actor;
+    let actor = &req.actor;
     let stream = Visitor::stream_id(&actor.tenant, &actor.user);
-    commands::run(
-        &call.state,
-        &call.state.visitors,
-        &call.origin(DIALECT),
-        command,
-        &stream,
-        None,
-        |at| TrackingCommand {
-            actor: Actor::clone(actor),
-            at,
-            action: action.clone(),
-        },
-    )
-    .await?;
-    call.answer(&json!({ "success": true, "timestamp": wire_time(chrono::Utc::now()) }));
+    req.state
+        .commands
+        .run(
+            &req.state.commands.visitors,
+            Command {
+                origin: &req.origin(DIALECT),
+                name: command,
+                stream: &stream,
+                id: None,
+                make: |at| TrackingCommand {
+                    actor: Actor::clone(actor),
+                    at,
+                    action: action.clone(),
+                },
+            },
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "timestamp": wire_time(chrono::Utc::now()) }));
     Ok(())
 }

@@ -5,9 +5,9 @@ use domain::conversation::Action;
 use projections::Room;
 use serde::Deserialize;
 
-use super::{conversation, run};
+use super::{DIALECT, conversation};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,9 +17,9 @@ struct Typing {
 }
 
 /// The conversation, and whether the caller is typing (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<(Room, bool), WireError> {
-    let request: Typing = call.parse()?;
-    let room = conversation(call, request.conversation_id.as_deref())?;
+pub(super) fn decode(req: &Inbound) -> Result<(Room, bool), WireError> {
+    let request: Typing = req.parse()?;
+    let room = conversation(req, request.conversation_id.as_deref())?;
     let typing = request.is_typing.ok_or_else(|| {
         WireError::validation("isTyping is required (true or false)")
             .in_conversation(room.id.as_str())
@@ -27,14 +27,23 @@ pub(super) fn decode(call: &Inbound) -> Result<(Room, bool), WireError> {
     Ok((room, typing))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, typing) = decode(&call.inbound())?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, typing) = decode(&req.inbound())?;
     let action = if typing {
         Action::StartTyping
     } else {
         Action::StopTyping
     };
-    run(call, &call.actor, "typing", &room, action).await?;
-    super::done(call, &room);
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &req.actor),
+            "typing",
+            &room,
+            action,
+            None,
+        )
+        .await?;
+    super::done(req, &room);
     Ok(())
 }

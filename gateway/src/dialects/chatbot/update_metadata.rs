@@ -16,9 +16,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{conversation, invalid_in, run, socket_state};
+use super::{DIALECT, conversation, invalid_in, socket_state};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,10 +30,10 @@ struct Update {
 /// The conversation (the payload's, else `current`: the one the socket
 /// joined last) and the keys to merge (no IO).
 pub(super) fn decode(
-    call: &Inbound,
+    req: &Inbound,
     current: Option<ConversationId>,
 ) -> Result<(Room, MessageMetadata), WireError> {
-    let request: Update = call.parse()?;
+    let request: Update = req.parse()?;
     let raw = request
         .conversation_id
         .or_else(|| current.map(String::from))
@@ -42,7 +42,7 @@ pub(super) fn decode(
                 "conversationId is required when this connection has joined no conversation",
             )
         })?;
-    let room = conversation(call, Some(&raw))?;
+    let room = conversation(req, Some(&raw))?;
     let metadata = request.metadata.ok_or_else(|| {
         WireError::validation("metadata is required (an object)").in_conversation(room.id.as_str())
     })?;
@@ -50,19 +50,21 @@ pub(super) fn decode(
     Ok((room, changes))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let current = socket_state(call).with(|s| s.current.clone());
-    let (room, changes) = decode(&call.inbound(), current)?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let current = socket_state(req).with(|s| s.current.clone());
+    let (room, changes) = decode(&req.inbound(), current)?;
     let echo = Value::from(changes.clone());
-    run(
-        call,
-        &call.actor,
-        "update-conversation-metadata",
-        &room,
-        Action::UpdateMetadata(changes),
-    )
-    .await?;
-    call.answer(&json!({
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin_as(DIALECT, &req.actor),
+            "update-conversation-metadata",
+            &room,
+            Action::UpdateMetadata(changes),
+            None,
+        )
+        .await?;
+    req.answer(&json!({
         "success": true,
         "conversationId": room.id.as_str(),
         "metadata": echo,

@@ -9,7 +9,7 @@
 //! like everything else. `ticket_call_id` is `{ticket_chat_id}-{session}`.
 
 use domain::actor::Actor;
-use domain::call::{Call, CallAction, CallCommand, LeaveReason, Membership, RoomName};
+use domain::call::{CallAction, LeaveReason, Membership, RoomName};
 use domain::conversation::Status;
 use domain::ids::{ConversationId, SessionId};
 use jsonwebtoken::{EncodingKey, Header};
@@ -17,9 +17,8 @@ use projections::calls;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::conversations::{Ticket, open, origin, ticket};
+use super::conversations::{Ticket, open, ticket};
 use super::{Event, conversation_room, customer_room, envelope};
-use crate::commands;
 use crate::error::WireError;
 use crate::wire_time;
 
@@ -80,33 +79,6 @@ pub fn livekit_token(
 
 fn call_room(id: &ConversationId) -> Result<RoomName, WireError> {
     Ok(RoomName::parse(id.as_str())?)
-}
-
-async fn call_command(
-    event: &Event,
-    actor: &Actor,
-    command: &'static str,
-    room: &RoomName,
-    action: CallAction,
-) -> Result<(), WireError> {
-    let mut origin = origin(actor);
-    origin.socket_id = Some(event.socket.id.to_string());
-    let stream = Call::stream_id(&actor.tenant, room);
-    commands::run(
-        &event.state,
-        &event.state.calls,
-        &origin,
-        command,
-        &stream,
-        None,
-        |at| CallCommand {
-            room: room.clone(),
-            actor: actor.clone(),
-            at,
-            action: action.clone(),
-        },
-    )
-    .await
 }
 
 /// To the conversation's room and the customer's (once per socket), and
@@ -184,14 +156,16 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
         conversation: Some(true),
         channel: None,
     };
-    call_command(
-        event,
-        &actor,
-        "call_support",
-        &room,
-        CallAction::Join(membership),
-    )
-    .await?;
+    event
+        .state
+        .commands
+        .on_call(
+            &event.origin_as(&actor),
+            "call_support",
+            &room,
+            CallAction::Join(membership),
+        )
+        .await?;
     event.state.read_your_writes(calls::NAME).await;
     let (session_no, _, started, _) =
         calls::latest_session(event.state.log.db(), &actor.tenant, &room)
@@ -232,14 +206,16 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
     let before = calls::latest_session(db, &actor.tenant, &room).await?;
     let active = before.filter(|(_, active, _, _)| *active);
     if active.is_some() {
-        call_command(
-            event,
-            &actor,
-            "close_call_support",
-            &room,
-            CallAction::Leave(LeaveReason::Left),
-        )
-        .await?;
+        event
+            .state
+            .commands
+            .on_call(
+                &event.origin_as(&actor),
+                "close_call_support",
+                &room,
+                CallAction::Leave(LeaveReason::Left),
+            )
+            .await?;
         event.state.read_your_writes(calls::NAME).await;
     }
     let after = calls::latest_session(db, &actor.tenant, &room).await?;

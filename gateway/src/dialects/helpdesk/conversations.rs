@@ -14,10 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use uuid::Uuid;
 
-use super::{
-    CHATBOT, DIALECT, Event, MAX_OPEN, conversation_room, optional_text, session_id, text,
-};
-use crate::commands::{self, Origin};
+use super::{CHATBOT, Event, MAX_OPEN, conversation_room, optional_text, session_id, text};
 use crate::error::WireError;
 use crate::wire_time;
 
@@ -127,35 +124,6 @@ pub struct Ticket {
     pub customer: Actor,
 }
 
-pub(super) fn origin(actor: &Actor) -> Origin<'_> {
-    Origin {
-        actor,
-        dialect: DIALECT,
-        socket_id: None,
-    }
-}
-
-pub(super) async fn run(
-    event: &Event,
-    actor: &Actor,
-    command: &'static str,
-    id: &ConversationId,
-    action: Action,
-) -> Result<(), WireError> {
-    let mut origin = origin(actor);
-    origin.socket_id = Some(event.socket.id.to_string());
-    commands::on_conversation(
-        &event.state,
-        &origin,
-        command,
-        Kind::Conversation,
-        id,
-        action,
-        None,
-    )
-    .await
-}
-
 /// One lock per (tenant, session, owner): counting open conversations and
 /// opening one happen as one step on this node.
 static OPENING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
@@ -194,7 +162,7 @@ pub(super) async fn open(
                 .and_then(|l| l.split(',').next().map(|ip| ip.trim().to_owned())),
             referrer: None,
         };
-        run(event, actor, "open", &id, Action::Start(details)).await?;
+        event.state.commands.on_conversation(&event.origin_as(actor), "open", &event.room(&id), Action::Start(details), None).await?;
         // Counted from now on.
         event.state.read_your_writes(support::NAME).await;
         Ok(id)
@@ -285,7 +253,17 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
         metadata,
         ..NewMessage::text(MessageId::generate(), body)
     };
-    run(event, &actor, "support", &id, Action::PostMessage(message)).await?;
+    event
+        .state
+        .commands
+        .on_conversation(
+            &event.origin_as(&actor),
+            "support",
+            &event.room(&id),
+            Action::PostMessage(message),
+            None,
+        )
+        .await?;
     event.answer_as(
         "support_echo",
         "support_echo",
@@ -319,16 +297,19 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
     )
     .await?;
     if let Some(last) = latest.messages.last() {
-        run(
-            event,
-            &actor,
-            "mark_conversation_read",
-            &room.id,
-            Action::MarkRead {
-                ids: vec![last.message_id.clone()],
-            },
-        )
-        .await?;
+        event
+            .state
+            .commands
+            .on_conversation(
+                &event.origin_as(&actor),
+                "mark_conversation_read",
+                &event.room(&room.id),
+                Action::MarkRead {
+                    ids: vec![last.message_id.clone()],
+                },
+                None,
+            )
+            .await?;
     }
     event.answer("Marked as read", json!({}));
     Ok(())
@@ -350,17 +331,20 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
         customer: actor,
         ..
     } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    run(
-        event,
-        &actor,
-        "close_support",
-        &view.room.id,
-        Action::End {
-            reason: EndReason::UserEnded,
-            idle_since: None,
-        },
-    )
-    .await?;
+    event
+        .state
+        .commands
+        .on_conversation(
+            &event.origin_as(&actor),
+            "close_support",
+            &event.room(&view.room.id),
+            Action::End {
+                reason: EndReason::UserEnded,
+                idle_since: None,
+            },
+            None,
+        )
+        .await?;
     let now = wire_time(chrono::Utc::now());
     event.answer(
         "Support conversation closed",
@@ -386,14 +370,17 @@ pub async fn review(event: &Event) -> Result<(), WireError> {
         ..
     } = ticket(event, &event.text("ticket_chat_id")?).await?;
     let (rating, review, comment) = review_request(&event.data)?;
-    run(
-        event,
-        &actor,
-        "review_support",
-        &view.room.id,
-        Action::Rate { rating, comment },
-    )
-    .await?;
+    event
+        .state
+        .commands
+        .on_conversation(
+            &event.origin_as(&actor),
+            "review_support",
+            &event.room(&view.room.id),
+            Action::Rate { rating, comment },
+            None,
+        )
+        .await?;
     event.answer(
         "Review noted",
         json!({

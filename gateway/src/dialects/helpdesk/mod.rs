@@ -49,20 +49,51 @@ mod conversations;
 mod push;
 
 pub use connect::{HelpdeskSocket, Presented, Refusal, check, on_connect, presented};
-pub use push::push;
 
 use domain::actor::{Actor, Role};
+use domain::conversation::Kind;
 use domain::ids::{ConversationId, SessionId, TenantId, UserId};
+use projections::Room;
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, SocketRef};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::commands::Origin;
+use crate::dialect::{Dialect, Entry, Push};
 use crate::dialects::{Decoded, decoded};
 use crate::error::WireError;
 use crate::state::AppState;
+use projections::Update;
+use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
 
 pub const DIALECT: &str = "helpdesk";
 pub const NAMESPACE: &str = "/helpdesk";
+
+/// The helpdesk dialect's contract (see [`crate::dialect`]): a namespace
+/// of its own, with its own handshake, router and envelopes.
+pub struct Helpdesk;
+
+impl Dialect for Helpdesk {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::Namespace {
+            path: NAMESPACE,
+            register,
+        }
+    }
+
+    fn render(&self, update: &Update, pushes: &mut Vec<Push>) {
+        push::render(update, pushes);
+    }
+}
+
+fn register(io: &SocketIo) {
+    io.ns(NAMESPACE, on_connect.with(check));
+}
 /// The chatbot id helpdesk conversations are opened with: SATE handles them.
 pub const CHATBOT: &str = "sate";
 /// Open conversations a session may have at once (the seed's).
@@ -115,6 +146,21 @@ pub struct Event {
 impl Event {
     fn sid(&self) -> String {
         self.socket.id.to_string()
+    }
+
+    /// One of this tenant's conversations.
+    pub fn room(&self, id: &ConversationId) -> Room {
+        Room::new(self.hd.tenant(), Kind::Conversation, id.clone())
+    }
+
+    /// Who runs a command for this event: `actor` (the customer of the
+    /// session, or the caller), on this socket.
+    pub fn origin_as<'a>(&'a self, actor: &'a Actor) -> Origin<'a> {
+        Origin {
+            actor,
+            dialect: DIALECT,
+            socket_id: Some(self.sid()),
+        }
     }
 
     /// Answer on the event's own name (and the ack, if asked).

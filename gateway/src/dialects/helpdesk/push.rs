@@ -12,31 +12,24 @@
 //!   status}`.
 
 use domain::actor::Role;
-use domain::call::RoomName;
-use domain::conversation::Kind;
-use domain::ids::{ConversationId, SessionId, TenantId, UserId};
+use domain::conversation::{Kind, SessionOwner};
+use domain::ids::{ConversationId, TenantId};
 use projections::Update;
 use projections::conversation_messages::MessageView;
 use projections::support::SupportChange;
 use projections::update::Change;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
-use std::sync::LazyLock;
 
 use super::{NAMESPACE, conversation_room, customer_room, envelope};
-use crate::state::AppState;
+use crate::dialect::{Push, Stamp};
 use crate::wire_time;
-
-/// Helpdesk conversations' sessions and their owners, remembered (they
-/// never change).
-static SESSIONS: LazyLock<moka::sync::Cache<(TenantId, ConversationId), Owner>> =
-    LazyLock::new(|| moka::sync::Cache::new(100_000));
 
 fn is_helpdesk(id: &ConversationId) -> bool {
     id.as_str().starts_with("hd-")
 }
 
-pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
+/// What `/helpdesk` sockets hear of one change.
+pub fn render(update: &Update, pushes: &mut Vec<Push>) {
     match &update.change {
         Change::MessagePosted(m)
             if m.room.kind == Kind::Conversation && is_helpdesk(&m.room.id) && !m.hidden =>
@@ -46,56 +39,53 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                 r if r.is_staff() => "customer_support",
                 _ => return,
             };
-            let Some(owner) = owner(state, &m.room.tenant, &m.room.id).await else {
+            let Some(owner) = &m.owner else {
                 return;
             };
             let data = message(m, event == "support");
-            emit(
-                io,
+            pushes.push(push(
                 &m.room.tenant,
                 &m.room.id,
-                &owner,
+                owner,
                 event,
                 "Message sent successfully",
                 data,
-            )
-            .await;
+            ));
         }
         Change::Support { view, change, .. } if is_helpdesk(&view.room.id) => {
             let Some(session) = view.session_id.clone() else {
                 return;
             };
-            let owner = (session, view.user_id.clone());
+            let owner = SessionOwner {
+                session_id: session,
+                user_id: view.user_id.clone(),
+            };
             let (tenant, id) = (&view.room.tenant, &view.room.id);
             match change {
-                SupportChange::AgentAssigned { .. } => {
+                SupportChange::AgentAssigned { active_call, .. } => {
                     let agent = json!({
                         "id": view.assigned_agent_id.as_ref().map(|a| a.as_str()),
                         "username": view.assigned_agent_name,
                     });
                     let data = json!({ "ticket_chat_id": id.as_str(), "handler": "agent", "agent": agent });
-                    emit(
-                        io,
+                    pushes.push(push(
                         tenant,
                         id,
                         &owner,
                         "support_handler_changed",
                         "Handler changed",
                         data,
-                    )
-                    .await;
-                    if let Some(call) = active_call(state, tenant, id).await {
-                        let data = json!({ "ticket_chat_id": id.as_str(), "ticket_call_id": call });
-                        emit(
-                            io,
+                    ));
+                    if let Some(session) = active_call {
+                        let data = json!({ "ticket_chat_id": id.as_str(), "ticket_call_id": format!("{id}-{session}") });
+                        pushes.push(push(
                             tenant,
                             id,
                             &owner,
                             "sate_left_call",
                             "SATE left the call",
                             data,
-                        )
-                        .await;
+                        ));
                     }
                 }
                 SupportChange::Ended { by_role, .. } if *by_role != Role::Customer => {
@@ -104,16 +94,14 @@ pub async fn push(io: &SocketIo, state: &AppState, update: &Update) {
                         "ticket_chat_id": id.as_str(),
                         "status": view.status.as_str(),
                     });
-                    emit(
-                        io,
+                    pushes.push(push(
                         tenant,
                         id,
                         &owner,
                         "customer_support_closed",
                         "Conversation closed",
                         data,
-                    )
-                    .await;
+                    ));
                 }
                 _ => {}
             }
@@ -143,64 +131,20 @@ fn message(m: &MessageView, by_sate: bool) -> Value {
     })
 }
 
-/// A conversation's session and the user who opened it: whose room hears it.
-type Owner = (SessionId, UserId);
-
-async fn owner(state: &AppState, tenant: &TenantId, id: &ConversationId) -> Option<Owner> {
-    let key = (tenant.clone(), id.clone());
-    if let Some(owner) = SESSIONS.get(&key) {
-        return Some(owner);
-    }
-    let view = projections::support::get(state.log.db(), tenant, id).await;
-    let owner = match view {
-        Ok(view) => {
-            let view = view?;
-            (view.session_id?, view.user_id)
-        }
-        Err(error) => {
-            tracing::warn!(%error, conversation = %id, "helpdesk push: cannot read the conversation");
-            return None;
-        }
-    };
-    SESSIONS.insert(key, owner.clone());
-    Some(owner)
-}
-
-/// The call going on in the conversation, if any: its `ticket_call_id`.
-async fn active_call(state: &AppState, tenant: &TenantId, id: &ConversationId) -> Option<String> {
-    let room = RoomName::parse(id.as_str()).ok()?;
-    match projections::calls::latest_session(state.log.db(), tenant, &room).await {
-        Ok(Some((session, true, _, _))) => Some(format!("{id}-{session}")),
-        Ok(_) => None,
-        Err(error) => {
-            tracing::warn!(%error, "helpdesk push: cannot read calls");
-            None
-        }
-    }
-}
-
-/// Send to every socket in the conversation's or the customer's room, once
-/// each, with its own sid.
-async fn emit(
-    io: &SocketIo,
+/// To every socket in the conversation's or the customer's room, once
+/// each, each envelope with that socket's own sid.
+fn push(
     tenant: &TenantId,
     id: &ConversationId,
-    (session, user): &Owner,
-    event: &str,
+    owner: &SessionOwner,
+    event: &'static str,
     message: &str,
     data: Value,
-) {
-    let Some(ns) = io.of(NAMESPACE) else {
-        return;
-    };
-    let sockets = ns
-        .within(conversation_room(tenant, id))
-        .within(customer_room(tenant, session, user))
-        .sockets();
-    for socket in sockets {
-        let body = envelope(200, &socket.id.to_string(), message, data.clone());
-        if let Err(error) = socket.emit(event, &body) {
-            tracing::debug!(%error, event, "helpdesk push not delivered");
-        }
-    }
+) -> Push {
+    let rooms = [
+        conversation_room(tenant, id),
+        customer_room(tenant, &owner.session_id, &owner.user_id),
+    ];
+    Push::to(NAMESPACE, rooms, event, envelope(200, "", message, data))
+        .stamped(Stamp::SocketId { field: "sid" })
 }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::activity_room;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,39 +23,39 @@ struct Subscribe {
 }
 
 /// The feed's room, if the caller may follow it (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<String, WireError> {
-    let request: Subscribe = call.parse()?;
+pub(super) fn decode(req: &Inbound) -> Result<String, WireError> {
+    let request: Subscribe = req.parse()?;
     if let Some(customer) = &request.customer_id
-        && customer != call.actor.tenant.as_str()
+        && customer != req.actor.tenant.as_str()
     {
         return Err(WireError::forbidden(
             "customerId does not match your tenant",
         ));
     }
-    if !call.actor.role.is_staff() {
+    if !req.actor.role.is_staff() {
         return Err(WireError::forbidden(
             "only agents, supervisors and admins may follow the activity feed",
         ));
     }
-    Ok(activity_room(&call.actor.tenant))
+    Ok(activity_room(&req.actor.tenant))
 }
 
-pub async fn subscribe(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    call.socket.join(room.clone());
-    call.reply(
+pub async fn subscribe(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.socket.join(room.clone());
+    req.reply(
         "activity:subscribed",
-        &json!({ "customerId": call.actor.tenant.as_str(), "room": room }),
+        &json!({ "customerId": req.actor.tenant.as_str(), "room": room }),
     );
     Ok(())
 }
 
-pub async fn unsubscribe(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    call.socket.leave(room.clone());
-    call.reply(
+pub async fn unsubscribe(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.socket.leave(room.clone());
+    req.reply(
         "activity:unsubscribed",
-        &json!({ "customerId": call.actor.tenant.as_str(), "room": room }),
+        &json!({ "customerId": req.actor.tenant.as_str(), "room": room }),
     );
     Ok(())
 }

@@ -15,36 +15,35 @@ use domain::call::CallAction;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{
-    JoinedCalls, call_room, decode_room, leave_disconnected, membership, run_on_call,
-};
+use super::calls::{JoinedCalls, call_room, decode_room, leave_disconnected, membership};
+use crate::dialect::Request;
 use crate::error::WireError;
-use crate::socket::Call;
 use crate::wire_time;
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode_room(&call.inbound())?;
-    let membership = membership(&call.state, &call.actor, &room).await?;
-    run_on_call(
-        &call.state,
-        &call.origin(DIALECT),
-        "call:join",
-        &room,
-        CallAction::Join(membership),
-    )
-    .await?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode_room(&req.inbound())?;
+    let membership = membership(&req.state, &req.actor, &room).await?;
+    req.state
+        .commands
+        .on_call(
+            &req.origin(DIALECT),
+            "call:join",
+            &room,
+            CallAction::Join(membership),
+        )
+        .await?;
     // Only after the join is authorized and durable does the socket listen.
-    call.socket.join(call_room(&call.actor.tenant, &room));
-    if let Some(joined) = call.socket.extensions.get::<JoinedCalls>() {
+    req.socket.join(call_room(&req.actor.tenant, &room));
+    if let Some(joined) = req.socket.extensions.get::<JoinedCalls>() {
         joined.add(room.clone());
     }
-    if !call.socket.connected() {
+    if !req.socket.connected() {
         // Gone while joining: its disconnect clean-up may have run before
         // the room was noted, so leave here (a second leave changes nothing).
-        leave_disconnected(&call.state, &call.socket, &call.actor, &room).await;
+        leave_disconnected(&req.state, &req.socket, &req.actor, &room).await;
         return Ok(());
     }
-    call.reply(
+    req.reply(
         "call:joined",
         &json!({
             "roomName": room.as_str(),

@@ -7,26 +7,27 @@ use domain::call::{CallAction, LeaveReason};
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, call_room, decode_room, run_on_call};
+use super::calls::{JoinedCalls, call_room, decode_room};
+use crate::dialect::Request;
 use crate::error::WireError;
-use crate::socket::Call;
 use crate::wire_time;
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode_room(&call.inbound())?;
-    run_on_call(
-        &call.state,
-        &call.origin(DIALECT),
-        "call:leave",
-        &room,
-        CallAction::Leave(LeaveReason::Left),
-    )
-    .await?;
-    call.socket.leave(call_room(&call.actor.tenant, &room));
-    if let Some(joined) = call.socket.extensions.get::<JoinedCalls>() {
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode_room(&req.inbound())?;
+    req.state
+        .commands
+        .on_call(
+            &req.origin(DIALECT),
+            "call:leave",
+            &room,
+            CallAction::Leave(LeaveReason::Left),
+        )
+        .await?;
+    req.socket.leave(call_room(&req.actor.tenant, &room));
+    if let Some(joined) = req.socket.extensions.get::<JoinedCalls>() {
         joined.remove(&room);
     }
-    call.answer(&json!({
+    req.answer(&json!({
         "roomName": room.as_str(),
         "timestamp": wire_time(chrono::Utc::now()),
     }));

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{RoomRef, run_on_call};
+use super::calls::RoomRef;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -44,17 +44,18 @@ pub(super) fn decode(input: &Inbound) -> Result<(RoomName, TranscriptSegment), W
     Ok((room, segment))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, segment) = decode(&call.inbound())?;
-    run_on_call(
-        &call.state,
-        &call.origin(DIALECT),
-        "call:transcription",
-        &room,
-        CallAction::Transcribe(segment),
-    )
-    .await?;
-    call.answer(&json!({
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, segment) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_call(
+            &req.origin(DIALECT),
+            "call:transcription",
+            &room,
+            CallAction::Transcribe(segment),
+        )
+        .await?;
+    req.answer(&json!({
         "roomName": room.as_str(),
         "timestamp": wire_time(chrono::Utc::now()),
     }));

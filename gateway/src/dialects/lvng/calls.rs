@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::actor::Actor;
-use domain::call::{Call, CallAction, CallCommand, LeaveReason, Membership, RoomName};
+use domain::call::{CallAction, LeaveReason, Membership, RoomName};
 use domain::ids::{ConversationId, TenantId, UserId};
 use projections::calls::SegmentView;
 use projections::conversation_list;
@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::DIALECT;
-use crate::commands::{self, Origin};
+use crate::commands::Origin;
+use crate::dialect::Inbound;
 use crate::error::WireError;
-use crate::socket::Inbound;
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -85,26 +85,6 @@ pub(super) fn decode_room(input: &Inbound) -> Result<RoomName, WireError> {
     input.parse::<RoomRef>()?.resolve()
 }
 
-/// Run `action` in the call room `room` of the caller's tenant.
-pub(super) async fn run_on_call(
-    state: &AppState,
-    origin: &Origin<'_>,
-    command: &'static str,
-    room: &RoomName,
-    action: CallAction,
-) -> Result<(), WireError> {
-    let stream = Call::stream_id(&origin.actor.tenant, room);
-    commands::run(state, &state.calls, origin, command, &stream, None, |at| {
-        CallCommand {
-            room: room.clone(),
-            actor: origin.actor.clone(),
-            at,
-            action: action.clone(),
-        }
-    })
-    .await
-}
-
 /// A socket went away: it leaves every call it joined, with reason
 /// `disconnected`.
 pub async fn on_disconnect(state: &AppState, socket: &SocketRef, actor: &Actor) {
@@ -129,13 +109,17 @@ pub(super) async fn leave_disconnected(
         socket_id: Some(socket.id.to_string()),
     };
     let leave = CallAction::Leave(LeaveReason::Disconnected);
-    if let Err(error) = run_on_call(state, &origin, "disconnect", room, leave).await {
+    if let Err(error) = state
+        .commands
+        .on_call(&origin, "disconnect", room, leave)
+        .await
+    {
         tracing::warn!(
             socket = %socket.id,
             room = %room,
             code = error.code,
             message = error.message,
-            "leaving a call on disconnect failed"
+            "leaving a req on disconnect failed"
         );
     }
 }

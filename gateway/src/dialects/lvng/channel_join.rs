@@ -9,9 +9,9 @@ use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::json;
 
-use super::{Target, render, room_name, run};
+use super::{DIALECT, Target, render, room_name};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The seed's history size.
 const HISTORY: u32 = 50;
@@ -21,19 +21,28 @@ pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
     input.parse::<Target>()?.channel(input)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    run(call, "channel:join", &room, Action::Join, None).await?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "channel:join",
+            &room,
+            Action::Join,
+            None,
+        )
+        .await?;
     let name = room_name(&room);
-    call.socket.join(name.clone());
+    req.socket.join(name.clone());
 
-    let state = &call.state;
+    let state = &req.state;
     state.read_your_writes(conversation_messages::NAME).await;
     let db = state.log.db();
-    let seen = Visibility::for_role(call.actor.role);
+    let seen = Visibility::for_role(req.actor.role);
     let page = conversation_messages::page(db, &room, seen, &Cursor::Latest, HISTORY).await?;
     let total = conversation_messages::count(db, &room, seen).await?;
-    let _ = call.socket.emit(
+    let _ = req.socket.emit(
         "channel:history",
         &json!({
             "channelId": room.id.as_str(),
@@ -42,7 +51,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
             "total": total,
         }),
     );
-    call.answer(&json!({
+    req.answer(&json!({
         "success": true,
         "channelId": room.id.as_str(),
         "room": name,

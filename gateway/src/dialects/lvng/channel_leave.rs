@@ -6,19 +6,28 @@ use domain::conversation::Action;
 use projections::Room;
 use serde_json::json;
 
-use super::{Target, room_name, run};
+use super::{DIALECT, Target, room_name};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The channel the payload names (no IO).
 pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
     input.parse::<Target>()?.channel(input)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    run(call, "channel:leave", &room, Action::Leave, None).await?;
-    call.socket.leave(room_name(&room));
-    call.answer(&json!({ "success": true, "channelId": room.id.as_str() }));
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "channel:leave",
+            &room,
+            Action::Leave,
+            None,
+        )
+        .await?;
+    req.socket.leave(room_name(&room));
+    req.answer(&json!({ "success": true, "channelId": room.id.as_str() }));
     Ok(())
 }

@@ -9,9 +9,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,16 +49,18 @@ pub(super) fn decode(input: &Inbound) -> Result<(Room, ChannelChanges), WireErro
     Ok((room, changes))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, changes) = decode(&call.inbound())?;
-    run(
-        call,
-        "channel:update",
-        &room,
-        Action::UpdateChannel(changes),
-        None,
-    )
-    .await?;
-    call.answer(&json!({ "success": true, "channelId": room.id.as_str() }));
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, changes) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "channel:update",
+            &room,
+            Action::UpdateChannel(changes),
+            None,
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "channelId": room.id.as_str() }));
     Ok(())
 }

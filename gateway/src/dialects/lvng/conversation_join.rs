@@ -5,9 +5,9 @@ use domain::conversation::Action;
 use projections::Room;
 use serde_json::json;
 
-use super::{Target, room_name, run};
+use super::{DIALECT, Target, room_name};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// The conversation the payload names (no IO).
@@ -15,13 +15,22 @@ pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
     input.parse::<Target>()?.conversation(input)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    run(call, "conversation:join", &room, Action::Join, None).await?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "conversation:join",
+            &room,
+            Action::Join,
+            None,
+        )
+        .await?;
     // Only after the join is authorized and durable does the socket listen.
     let name = room_name(&room);
-    call.socket.join(name.clone());
-    call.reply(
+    req.socket.join(name.clone());
+    req.reply(
         "room:joined",
         &json!({
             "room": name,

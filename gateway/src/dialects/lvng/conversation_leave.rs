@@ -5,9 +5,9 @@ use domain::conversation::Action;
 use projections::Room;
 use serde_json::json;
 
-use super::{Target, room_name, run};
+use super::{DIALECT, Target, room_name};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// The conversation the payload names (no IO).
@@ -15,11 +15,20 @@ pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
     input.parse::<Target>()?.conversation(input)
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
-    run(call, "conversation:leave", &room, Action::Leave, None).await?;
-    call.socket.leave(room_name(&room));
-    call.answer(&json!({
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "conversation:leave",
+            &room,
+            Action::Leave,
+            None,
+        )
+        .await?;
+    req.socket.leave(room_name(&room));
+    req.answer(&json!({
         "conversationId": room.id.as_str(),
         "customerId": room.tenant.as_str(),
         "timestamp": wire_time(chrono::Utc::now()),

@@ -35,9 +35,9 @@ use projections::{ProjectionError, Room};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Target, render, room_name, run};
+use super::{DIALECT, Target, render, room_name};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 const MAX_LIMIT: u32 = 500;
@@ -102,28 +102,37 @@ pub(super) fn decode(input: &Inbound) -> Result<Resume, WireError> {
     })
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+pub async fn handle(req: &Request) -> Result<(), WireError> {
     let Resume {
         room,
         after_id,
         after_time,
         limit,
-    } = decode(&call.inbound())?;
+    } = decode(&req.inbound())?;
     let conversation = &room.id;
-    let limit = limit.unwrap_or(call.state.config.rejoin_page_size);
+    let limit = limit.unwrap_or(req.state.config.rejoin_page_size);
 
-    run(call, "conversation:rejoin", &room, Action::Rejoin, None).await?;
-    call.socket.join(room_name(&room));
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "conversation:rejoin",
+            &room,
+            Action::Rejoin,
+            None,
+        )
+        .await?;
+    req.socket.join(room_name(&room));
 
-    let state = &call.state;
+    let state = &req.state;
     // If this times out the answer is still correct (the socket is in the
     // room: later messages are pushed), but may lack the newest ones.
     state.read_your_writes(conversation_messages::NAME).await;
 
     let db = state.log.db();
-    let tenant = &call.actor.tenant;
+    let tenant = &req.actor.tenant;
     // Robot suggestions not yet shared are for staff only.
-    let seen = Visibility::for_role(call.actor.role);
+    let seen = Visibility::for_role(req.actor.role);
     // Where the client's view ends, for the changes it missed.
     let mut since = after_time.map(Since::Time);
     let page = match (&after_id, after_time) {
@@ -171,7 +180,7 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         .has_more
         .then(|| page.messages.last().map(|m| m.message_id.to_string()))
         .flatten();
-    call.reply(
+    req.reply(
         "conversation:rejoined",
         &json!({
             "conversationId": conversation.as_str(),
@@ -233,7 +242,7 @@ mod tests {
 
     mod props {
         use super::super::{Resume, decode, parse_instant};
-        use crate::socket::Inbound;
+        use crate::dialect::Inbound;
         use chrono::DateTime;
         use domain::actor::{Actor, Role};
         use domain::ids::{MessageId, TenantId, UserId};

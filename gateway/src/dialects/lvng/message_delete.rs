@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::message_id;
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,16 +32,18 @@ pub(super) fn decode(input: &Inbound) -> Result<(Room, MessageId), WireError> {
     Ok((room, id))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, id) = decode(&call.inbound())?;
-    run(
-        call,
-        "message:delete",
-        &room,
-        Action::DeleteMessage { id: id.clone() },
-        None,
-    )
-    .await?;
-    call.answer(&json!({ "success": true, "messageId": id.as_str() }));
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, id) = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "message:delete",
+            &room,
+            Action::DeleteMessage { id: id.clone() },
+            None,
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "messageId": id.as_str() }));
     Ok(())
 }

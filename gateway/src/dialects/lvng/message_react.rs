@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::message_id;
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,25 +63,27 @@ pub(super) fn decode(input: &Inbound) -> Result<Reaction, WireError> {
     })
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+pub async fn handle(req: &Request) -> Result<(), WireError> {
     let Reaction {
         room,
         id,
         emoji,
         add,
-    } = decode(&call.inbound())?;
-    run(
-        call,
-        "message:react",
-        &room,
-        Action::React {
-            id: id.clone(),
-            emoji,
-            add,
-        },
-        None,
-    )
-    .await?;
-    call.answer(&json!({ "success": true, "messageId": id.as_str() }));
+    } = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "message:react",
+            &room,
+            Action::React {
+                id: id.clone(),
+                emoji,
+                add,
+            },
+            None,
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "messageId": id.as_str() }));
     Ok(())
 }

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::message_update::parse_message_id;
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,10 +47,19 @@ pub(super) fn decode(input: &Inbound) -> Result<(Room, Vec<MessageId>), WireErro
     Ok((room, ids))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (room, ids) = decode(&call.inbound())?;
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (room, ids) = decode(&req.inbound())?;
     let count = ids.len();
-    run(call, "message:read", &room, Action::MarkRead { ids }, None).await?;
-    call.answer(&json!({ "success": true, "count": count }));
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "message:read",
+            &room,
+            Action::MarkRead { ids },
+            None,
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "count": count }));
     Ok(())
 }

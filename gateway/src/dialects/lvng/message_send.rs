@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Target, ids, run};
+use super::{DIALECT, Target, ids};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 /// Namespace of the command ids of optimistic sends (a fixed random UUID).
@@ -87,21 +87,21 @@ pub(super) fn decode(input: &Inbound) -> Result<Post, WireError> {
     })
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+pub async fn handle(req: &Request) -> Result<(), WireError> {
     let Post {
         room,
         body,
         optimistic_id,
         thread_id,
         mentions,
-    } = decode(&call.inbound())?;
+    } = decode(&req.inbound())?;
     let conversation = &room.id;
     let (id, command_id) = match &optimistic_id {
         Some(optimistic) => {
             let id = MessageId::for_optimistic(
-                &call.actor.tenant,
+                &req.actor.tenant,
                 conversation,
-                &call.actor.user,
+                &req.actor.user,
                 optimistic.as_str(),
             );
             // Event ids are unique in the whole log: a channel and a
@@ -123,16 +123,18 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
         provenance: None,
         metadata: None,
     };
-    run(
-        call,
-        "message:send",
-        &room,
-        Action::PostMessage(message),
-        command_id,
-    )
-    .await?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "message:send",
+            &room,
+            Action::PostMessage(message),
+            command_id,
+        )
+        .await?;
     let (channel_id, conversation_id) = ids(&room);
-    call.reply(
+    req.reply(
         "message:sent",
         &json!({
             "id": id.as_str(),

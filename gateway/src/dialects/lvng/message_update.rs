@@ -11,9 +11,9 @@ use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,26 +56,28 @@ pub(super) fn decode(input: &Inbound) -> Result<Change, WireError> {
     })
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
+pub async fn handle(req: &Request) -> Result<(), WireError> {
     let Change {
         room,
         id,
         body,
         metadata,
-    } = decode(&call.inbound())?;
-    run(
-        call,
-        "message:update",
-        &room,
-        Action::EditMessage {
-            id: id.clone(),
-            body,
-            metadata,
-        },
-        None,
-    )
-    .await?;
-    call.answer(&json!({ "success": true, "messageId": id.as_str() }));
+    } = decode(&req.inbound())?;
+    req.state
+        .commands
+        .on_conversation(
+            &req.origin(DIALECT),
+            "message:update",
+            &room,
+            Action::EditMessage {
+                id: id.clone(),
+                body,
+                metadata,
+            },
+            None,
+        )
+        .await?;
+    req.answer(&json!({ "success": true, "messageId": id.as_str() }));
     Ok(())
 }
 

@@ -32,46 +32,47 @@ mod swarm_subscribe;
 mod swarm_unsubscribe;
 mod typing;
 
-pub use push::push;
-
 use domain::actor::Actor;
-use domain::conversation::{Action, Kind};
+use domain::conversation::Kind;
 use domain::ids::{ConversationId, TenantId};
 use projections::Room;
 use serde::Deserialize;
 
 use super::{Decoded, decoded};
-use crate::commands;
+use crate::dialect::{Admitted, Dialect, Entry, Inbound, Push, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
+use crate::state::AppState;
+use async_trait::async_trait;
+use projections::Update;
+use socketioxide::extract::SocketRef;
 
 pub const DIALECT: &str = "lvng";
 
 /// `None` when the event is not one of this dialect's.
-pub async fn dispatch(call: &Call) -> Option<Result<(), WireError>> {
-    Some(match call.event.as_str() {
-        "conversation:join" => conversation_join::handle(call).await,
-        "conversation:leave" => conversation_leave::handle(call).await,
-        "conversation:rejoin" => conversation_rejoin::handle(call).await,
-        "channel:join" => channel_join::handle(call).await,
-        "channel:leave" => channel_leave::handle(call).await,
-        "channel:update" => channel_update::handle(call).await,
-        "message:send" => message_send::handle(call).await,
-        "message:update" => message_update::handle(call).await,
-        "message:delete" => message_delete::handle(call).await,
-        "message:react" => message_react::handle(call).await,
-        "message:read" | "message:read:batch" => message_read::handle(call).await,
-        "activity:subscribe" => activity::subscribe(call).await,
-        "activity:unsubscribe" => activity::unsubscribe(call).await,
-        "typing:start" => typing::handle(call, true).await,
-        "typing:stop" => typing::handle(call, false).await,
-        "presence:update" => presence::update(call).await,
-        "presence:heartbeat" => presence::heartbeat(call).await,
-        "call:join" => call_join::handle(call).await,
-        "call:leave" => call_leave::handle(call).await,
-        "call:transcription" => call_transcription::handle(call).await,
-        "swarm:subscribe" => swarm_subscribe::handle(call).await,
-        "swarm:unsubscribe" => swarm_unsubscribe::handle(call).await,
+async fn dispatch(req: &Request) -> Option<Result<(), WireError>> {
+    Some(match req.event.as_str() {
+        "conversation:join" => conversation_join::handle(req).await,
+        "conversation:leave" => conversation_leave::handle(req).await,
+        "conversation:rejoin" => conversation_rejoin::handle(req).await,
+        "channel:join" => channel_join::handle(req).await,
+        "channel:leave" => channel_leave::handle(req).await,
+        "channel:update" => channel_update::handle(req).await,
+        "message:send" => message_send::handle(req).await,
+        "message:update" => message_update::handle(req).await,
+        "message:delete" => message_delete::handle(req).await,
+        "message:react" => message_react::handle(req).await,
+        "message:read" | "message:read:batch" => message_read::handle(req).await,
+        "activity:subscribe" => activity::subscribe(req).await,
+        "activity:unsubscribe" => activity::unsubscribe(req).await,
+        "typing:start" => typing::handle(req, true).await,
+        "typing:stop" => typing::handle(req, false).await,
+        "presence:update" => presence::update(req).await,
+        "presence:heartbeat" => presence::heartbeat(req).await,
+        "call:join" => call_join::handle(req).await,
+        "call:leave" => call_leave::handle(req).await,
+        "call:transcription" => call_transcription::handle(req).await,
+        "swarm:subscribe" => swarm_subscribe::handle(req).await,
+        "swarm:unsubscribe" => swarm_unsubscribe::handle(req).await,
         _ => return None,
     })
 }
@@ -105,9 +106,43 @@ pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
     })
 }
 
-/// What a socket joins on connect: the organisation room (presence).
-pub fn rooms_on_connect(actor: &Actor) -> Vec<String> {
-    vec![org_room(&actor.tenant)]
+/// The lvng dialect's contract (see [`crate::dialect`]).
+pub struct Lvng;
+
+#[async_trait]
+impl Dialect for Lvng {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::Root
+    }
+
+    /// Signed-in users hear their organisation's presence from the start;
+    /// every socket keeps the calls it joins.
+    fn connected(&self, admitted: Admitted<'_>) {
+        if !admitted.visitor {
+            admitted.socket.join(org_room(&admitted.actor.tenant));
+        }
+        admitted
+            .socket
+            .extensions
+            .insert(calls::JoinedCalls::default());
+    }
+
+    async fn dispatch(&self, req: &Request) -> Option<Result<(), WireError>> {
+        dispatch(req).await
+    }
+
+    /// A socket that goes leaves every call it was in.
+    async fn disconnected(&self, state: &AppState, socket: &SocketRef, actor: &Actor) {
+        calls::on_disconnect(state, socket, actor).await;
+    }
+
+    fn render(&self, update: &Update, pushes: &mut Vec<Push>) {
+        push::render(update, pushes);
+    }
 }
 
 /// The organisation room every socket of a tenant joins on connect
@@ -144,7 +179,7 @@ impl Target {
     /// A conversation (`conversationId` wins when both are given, as the
     /// seed's payloads carry `channelId` everywhere) or a channel, of the
     /// caller's tenant: `customerId`, when given, must be that tenant.
-    fn resolve(&self, call: &Inbound) -> Result<Room, WireError> {
+    fn resolve(&self, req: &Inbound) -> Result<Room, WireError> {
         let (kind, raw) = match (&self.conversation_id, &self.channel_id) {
             (Some(id), _) => (Kind::Conversation, id),
             (None, Some(id)) => (Kind::Channel, id),
@@ -153,18 +188,18 @@ impl Target {
                     WireError::validation("conversationId or channelId is required").with_details(
                         format!(
                             "{}: missing field `conversationId` (or `channelId`)",
-                            call.event
+                            req.event
                         ),
                     ),
                 );
             }
         };
-        self.room(call, kind, raw)
+        self.room(req, kind, raw)
     }
 
     /// The room `raw` names, of the caller's tenant: `customerId`, when
     /// given, must be that tenant.
-    fn room(&self, call: &Inbound, kind: Kind, raw: &str) -> Result<Room, WireError> {
+    fn room(&self, req: &Inbound, kind: Kind, raw: &str) -> Result<Room, WireError> {
         let field = match kind {
             Kind::Conversation => "conversationId",
             Kind::Channel => "channelId",
@@ -172,53 +207,33 @@ impl Target {
         let id = ConversationId::parse(raw)
             .map_err(|e| WireError::validation(format!("invalid {field}: {e}")))?;
         if let Some(customer) = &self.customer_id
-            && customer != call.actor.tenant.as_str()
+            && customer != req.actor.tenant.as_str()
         {
             return Err(
                 WireError::forbidden("customerId does not match your tenant")
                     .in_conversation(id.as_str()),
             );
         }
-        Ok(Room::new(call.actor.tenant.clone(), kind, id))
+        Ok(Room::new(req.actor.tenant.clone(), kind, id))
     }
 
     /// As [`Target::resolve`], but only a conversation will do.
-    fn conversation(&self, call: &Inbound) -> Result<Room, WireError> {
+    fn conversation(&self, req: &Inbound) -> Result<Room, WireError> {
         if self.conversation_id.is_none() {
             return Err(WireError::validation("conversationId is required")
-                .with_details(format!("{}: missing field `conversationId`", call.event)));
+                .with_details(format!("{}: missing field `conversationId`", req.event)));
         }
-        self.resolve(call)
+        self.resolve(req)
     }
 
     /// As [`Target::resolve`], but only a channel will do.
-    fn channel(&self, call: &Inbound) -> Result<Room, WireError> {
+    fn channel(&self, req: &Inbound) -> Result<Room, WireError> {
         match &self.channel_id {
             None => Err(WireError::validation("channelId is required")
-                .with_details(format!("{}: missing field `channelId`", call.event))),
-            Some(id) => self.room(call, Kind::Channel, id),
+                .with_details(format!("{}: missing field `channelId`", req.event))),
+            Some(id) => self.room(req, Kind::Channel, id),
         }
     }
-}
-
-/// Run `action` in `room` for the caller.
-async fn run(
-    call: &Call,
-    command: &'static str,
-    room: &Room,
-    action: Action,
-    command_id: Option<uuid::Uuid>,
-) -> Result<(), WireError> {
-    commands::on_conversation(
-        &call.state,
-        &call.origin(DIALECT),
-        command,
-        room.kind,
-        &room.id,
-        action,
-        command_id,
-    )
-    .await
 }
 
 /// The `{channelId, conversationId}` pair of lvng payloads: one is the id,

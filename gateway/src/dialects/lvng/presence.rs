@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use std::time::Instant;
 
 use super::DIALECT;
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
 use crate::presence;
-use crate::socket::{Call, Inbound};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -28,8 +28,8 @@ struct PresenceUpdate {
 
 /// Nobody tracks a visitor's sockets, so a status they set would never
 /// time out; and staff presence is not for the public either.
-fn refuse_widget_visitors(call: &Call) -> Result<(), WireError> {
-    match crate::socket::widget(&call.socket) {
+fn refuse_widget_visitors(req: &Request) -> Result<(), WireError> {
+    match crate::socket::widget(&req.socket) {
         Some(_) => Err(WireError::forbidden(
             "widget visitors are anonymous and have no presence",
         )),
@@ -41,19 +41,19 @@ fn refuse_widget_visitors(call: &Call) -> Result<(), WireError> {
 type Status = (PresenceStatus, Option<CustomStatus>, Option<StatusText>);
 
 /// The status the payload sets (no IO).
-pub(super) fn decode(call: &Inbound) -> Result<Status, WireError> {
-    let input: PresenceUpdate = call.parse()?;
+pub(super) fn decode(req: &Inbound) -> Result<Status, WireError> {
+    let input: PresenceUpdate = req.parse()?;
     let status = PresenceStatus::parse(&input.status)?;
     let custom_status = CustomStatus::parse_optional(input.custom_status)?;
     let status_text = StatusText::parse_optional(input.status_text)?;
     Ok((status, custom_status, status_text))
 }
 
-pub async fn update(call: &Call) -> Result<(), WireError> {
-    refuse_widget_visitors(call)?;
-    let (status, custom_status, status_text) = decode(&call.inbound())?;
-    let actor = &call.actor;
-    call.state
+pub async fn update(req: &Request) -> Result<(), WireError> {
+    refuse_widget_visitors(req)?;
+    let (status, custom_status, status_text) = decode(&req.inbound())?;
+    let actor = &req.actor;
+    req.state
         .presence_tracker
         .seen(&actor.tenant, &actor.user, Instant::now());
     let answer = |at| {
@@ -72,8 +72,8 @@ pub async fn update(call: &Call) -> Result<(), WireError> {
         status_text: status_text.clone(),
     };
     let at = presence::run(
-        &call.state,
-        &call.origin(DIALECT),
+        &req.state.commands,
+        &req.origin(DIALECT),
         "presence:update",
         &actor.tenant,
         &actor.user,
@@ -81,20 +81,20 @@ pub async fn update(call: &Call) -> Result<(), WireError> {
         action,
     )
     .await?;
-    call.answer(&answer(at));
+    req.answer(&answer(at));
     Ok(())
 }
 
-pub async fn heartbeat(call: &Call) -> Result<(), WireError> {
-    refuse_widget_visitors(call)?;
+pub async fn heartbeat(req: &Request) -> Result<(), WireError> {
+    refuse_widget_visitors(req)?;
     // The seed's heartbeat has no payload; whatever comes is ignored.
-    let actor = &call.actor;
-    call.state
+    let actor = &req.actor;
+    req.state
         .presence_tracker
         .seen(&actor.tenant, &actor.user, Instant::now());
     let at = presence::run(
-        &call.state,
-        &call.origin(DIALECT),
+        &req.state.commands,
+        &req.origin(DIALECT),
         "presence:heartbeat",
         &actor.tenant,
         &actor.user,
@@ -102,7 +102,7 @@ pub async fn heartbeat(call: &Call) -> Result<(), WireError> {
         PresenceAction::Heartbeat,
     )
     .await?;
-    call.answer(&json!({ "timestamp": wire_time(at) }));
+    req.answer(&json!({ "timestamp": wire_time(at) }));
     Ok(())
 }
 

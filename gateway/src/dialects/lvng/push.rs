@@ -5,13 +5,13 @@ use domain::conversation::Kind;
 use projections::Update;
 use projections::update::Change;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
 use super::calls::{self, call_room};
 use super::swarm::{swarm_room, swarm_update};
 use super::{activity_room, ids, org_room, presence, render, room_name};
+use crate::dialect::{Push, ROOT};
 use crate::wire_time;
 
 /// Typing signals older than this are not worth showing (after a restart
@@ -27,10 +27,12 @@ enum Audience {
     AllButOrigin,
 }
 
-pub async fn push(io: &SocketIo, update: &Update) {
+/// What lvng sockets hear of one change: the room's event, and the
+/// activity feed's.
+pub fn render(update: &Update, pushes: &mut Vec<Push>) {
     let origin: Option<Sid> = update.origin_socket.as_deref().and_then(|s| s.parse().ok());
     if let Some((room, event, payload)) = activity(&update.change) {
-        emit(io, room, None, event, &payload).await;
+        pushes.push(Push::to(ROOT, [room], event, payload));
     }
     let Some((room, event, payload, audience)) = render_change(update) else {
         return;
@@ -39,17 +41,7 @@ pub async fn push(io: &SocketIo, update: &Update) {
         Audience::AllButOrigin => origin,
         Audience::Everyone => None,
     };
-    emit(io, room, except, event, &payload).await;
-}
-
-async fn emit(io: &SocketIo, room: String, except: Option<Sid>, event: &str, payload: &Value) {
-    let target = match except {
-        Some(sid) => io.to(room).except(sid),
-        None => io.to(room),
-    };
-    if let Err(error) = target.emit(event, payload).await {
-        tracing::debug!(%error, event, "push not delivered to every socket");
-    }
+    pushes.push(Push::to(ROOT, [room], event, payload).except(except));
 }
 
 /// The room event for a change, if its room hears one.

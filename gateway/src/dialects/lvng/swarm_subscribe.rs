@@ -19,8 +19,8 @@ use socketioxide::{SendError, SocketError};
 use std::time::Duration;
 
 use super::swarm::{SessionRef, swarm_room, swarm_update};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// Steps read per query while catching up (each up to 64 KiB).
 const PAGE: u32 = 100;
@@ -41,16 +41,16 @@ pub(super) fn decode(input: &Inbound) -> Result<(SwarmSessionId, Option<u64>), W
     Ok((request.session.resolve()?, request.after_sequence))
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let (session, after_sequence) = decode(&call.inbound())?;
-    let tenant = &call.actor.tenant;
-    call.socket.join(swarm_room(tenant, &session));
-    call.reply(
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let (session, after_sequence) = decode(&req.inbound())?;
+    let tenant = &req.actor.tenant;
+    req.socket.join(swarm_room(tenant, &session));
+    req.reply(
         "swarm:subscribed",
         &json!({ "sessionId": session.as_str() }),
     );
 
-    let state = &call.state;
+    let state = &req.state;
     // If this times out the socket still gets every later step (it is in
     // the room), but the catch-up may lack the newest ones.
     state.read_your_writes(swarm_steps::NAME).await;
@@ -58,8 +58,8 @@ pub async fn handle(call: &Call) -> Result<(), WireError> {
     loop {
         let page = swarm_steps::steps_after(state.log.db(), tenant, &session, after, PAGE).await?;
         for step in &page {
-            if let Err(error) = emit_patiently(&call.socket, &swarm_update(step)).await {
-                tracing::debug!(socket = %call.socket.id, %error, "swarm catch-up stopped");
+            if let Err(error) = emit_patiently(&req.socket, &swarm_update(step)).await {
+                tracing::debug!(socket = %req.socket.id, %error, "swarm catch-up stopped");
                 return Ok(());
             }
             after = step.sequence;

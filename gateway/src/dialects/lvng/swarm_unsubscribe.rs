@@ -6,18 +6,18 @@ use domain::swarm::SwarmSessionId;
 use serde_json::json;
 
 use super::swarm::{SessionRef, swarm_room};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The session to stop hearing (no IO).
 pub(super) fn decode(input: &Inbound) -> Result<SwarmSessionId, WireError> {
     input.parse::<SessionRef>()?.resolve()
 }
 
-pub async fn handle(call: &Call) -> Result<(), WireError> {
-    let session = decode(&call.inbound())?;
-    call.socket.leave(swarm_room(&call.actor.tenant, &session));
-    call.reply(
+pub async fn handle(req: &Request) -> Result<(), WireError> {
+    let session = decode(&req.inbound())?;
+    req.socket.leave(swarm_room(&req.actor.tenant, &session));
+    req.reply(
         "swarm:unsubscribed",
         &json!({ "sessionId": session.as_str() }),
     );

@@ -5,21 +5,25 @@
 use domain::conversation::Action;
 use projections::Room;
 
-use super::{Target, run};
+use super::{DIALECT, Target};
+use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::socket::{Call, Inbound};
 
 /// The conversation or channel the payload names (no IO).
 pub(super) fn decode(input: &Inbound) -> Result<Room, WireError> {
     input.parse::<Target>()?.resolve(input)
 }
 
-pub async fn handle(call: &Call, started: bool) -> Result<(), WireError> {
-    let room = decode(&call.inbound())?;
+pub async fn handle(req: &Request, started: bool) -> Result<(), WireError> {
+    let room = decode(&req.inbound())?;
     let (name, action) = if started {
         ("typing:start", Action::StartTyping)
     } else {
         ("typing:stop", Action::StopTyping)
     };
-    run(call, name, &room, action, None).await
+    req.state
+        .commands
+        .on_conversation(&req.origin(DIALECT), name, &room, action, None)
+        .await
+        .map(drop)
 }

@@ -1,15 +1,14 @@
 //! `chat {content}`: the customer's message, in their conversation (opened
 //! by the first one). The assistant answers it (see `crate::assistant`).
 
-use domain::conversation::{Action, Kind, NewMessage};
+use domain::conversation::{Action, NewMessage};
 use domain::ids::{ChatbotId, ConversationId, MessageId};
 use domain::message::MessageBody;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::CHATBOT;
 use super::connection::Conn;
-use super::{CHATBOT, DIALECT};
-use crate::commands::{self, Origin};
 use crate::error::WireError;
 
 /// The message a `chat` carries (no IO).
@@ -45,7 +44,17 @@ async fn post(
     body: &MessageBody,
 ) -> Result<(), WireError> {
     let message = NewMessage::text(MessageId::generate(), body.clone());
-    run(conn, "chat", conversation, Action::PostMessage(message)).await
+    conn.state
+        .commands
+        .on_conversation(
+            &conn.origin(),
+            "chat",
+            &conn.room(conversation),
+            Action::PostMessage(message),
+            None,
+        )
+        .await
+        .map(drop)
 }
 
 /// The user's conversation, opened if there is none.
@@ -54,7 +63,16 @@ pub async fn ensure_conversation(conn: &mut Conn) -> Result<ConversationId, Wire
         return Ok(id.clone());
     }
     let id = ConversationId::parse(format!("ws-{}", Uuid::now_v7().simple()))?;
-    run(conn, "open", &id, Action::Start(conn.origin.details())).await?;
+    conn.state
+        .commands
+        .on_conversation(
+            &conn.origin(),
+            "open",
+            &conn.room(&id),
+            Action::Start(conn.peer.details()),
+            None,
+        )
+        .await?;
     conn.conversation = Some(id.clone());
     Ok(id)
 }
@@ -71,27 +89,4 @@ pub async fn current(conn: &Conn) -> Result<Option<ConversationId>, WireError> {
         &chatbot,
     )
     .await?)
-}
-
-pub async fn run(
-    conn: &Conn,
-    command: &'static str,
-    conversation: &ConversationId,
-    action: Action,
-) -> Result<(), WireError> {
-    let origin = Origin {
-        actor: &conn.actor,
-        dialect: DIALECT,
-        socket_id: None,
-    };
-    commands::on_conversation(
-        &conn.state,
-        &origin,
-        command,
-        Kind::Conversation,
-        conversation,
-        action,
-        None,
-    )
-    .await
 }

@@ -4,29 +4,31 @@
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::http::HeaderMap;
 use domain::actor::Actor;
-use domain::conversation::SupportDetails;
+use domain::conversation::{Kind, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId};
 use futures::{SinkExt, StreamExt};
-use projections::update::Change;
+use projections::Room;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{CHATBOT, chat, escalate};
+use super::{CHATBOT, chat, escalate, push};
 use crate::assistant::{ReplyEvent, ReplyKey};
+use crate::commands::Origin;
 use crate::error::WireError;
 use crate::limits::{Allowance, Slot};
 use crate::state::AppState;
 use crate::wire_time;
 
-/// Where the client connected from, recorded when a conversation opens.
+/// Where the client connected from (its address and user agent),
+/// recorded when a conversation opens.
 #[derive(Debug, Clone, Default)]
-pub struct Origin {
+pub struct Peer {
     user_agent: Option<String>,
     ip_address: Option<String>,
 }
 
-impl Origin {
+impl Peer {
     pub fn from_request(headers: &HeaderMap, peer: SocketAddr) -> Self {
         let header = |name: &str| {
             headers
@@ -58,13 +60,27 @@ impl Origin {
 pub struct Conn {
     pub state: AppState,
     pub actor: Actor,
-    pub origin: Origin,
+    pub peer: Peer,
     /// The user's conversation, once there is one.
     pub conversation: Option<ConversationId>,
     allowance: Allowance,
 }
 
 impl Conn {
+    /// Who runs the commands of this connection: its user.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin {
+            actor: &self.actor,
+            dialect: super::DIALECT,
+            socket_id: None,
+        }
+    }
+
+    /// One of this user's conversations.
+    pub fn room(&self, id: &ConversationId) -> Room {
+        Room::new(self.actor.tenant.clone(), Kind::Conversation, id.clone())
+    }
+
     fn key(&self) -> Option<ReplyKey> {
         self.conversation.as_ref().map(|c| ReplyKey {
             tenant: self.actor.tenant.clone(),
@@ -96,7 +112,7 @@ pub fn error(error: &WireError) -> Value {
 pub async fn run(
     state: AppState,
     actor: Actor,
-    origin: Origin,
+    peer: Peer,
     (allowance, _slot): (Allowance, Slot),
     socket: WebSocket,
 ) {
@@ -105,7 +121,7 @@ pub async fn run(
         conversation: None,
         state: state.clone(),
         actor,
-        origin,
+        peer,
         allowance,
     };
     tracing::debug!(user = %conn.actor.user, tenant = %conn.actor.tenant, "stream connected");
@@ -175,19 +191,13 @@ pub async fn run(
             },
             update = updates.recv() => match update {
                 Ok(update) => {
-                    if let Change::MessagePosted(m) = &update.change
-                        && m.room.tenant == conn.actor.tenant
-                        && Some(&m.room.id) == conn.conversation.as_ref()
-                        && m.author_role.is_staff()
-                        && !m.hidden
-                    {
-                        let id = m.message_id.as_str();
-                        let who = json!({ "messageId": id, "sender": "agent", "senderName": m.author_name });
-                        out.push(message("stream-start", who.clone()));
-                        let mut token = who.clone();
-                        token["token"] = json!(m.content);
-                        out.push(message("stream-token", token));
-                        out.push(message("stream-end", who));
+                    if let Some(conversation) = &conn.conversation {
+                        let room = push::conversation_room(&conn.actor.tenant, conversation);
+                        let mut pushes = Vec::new();
+                        push::render(&update, &mut pushes);
+                        for push in pushes.into_iter().filter(|p| p.rooms.contains(&room)) {
+                            out.push(message(push.event, push.payload));
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {

@@ -4,7 +4,7 @@
 use domain::conversation::{Action, Remark};
 use serde_json::{Value, json};
 
-use super::chat::{ensure_conversation, run};
+use super::chat::ensure_conversation;
 use super::connection::{Conn, message};
 use crate::error::WireError;
 
@@ -20,13 +20,16 @@ pub fn decode(request: &Value) -> Result<Option<Remark>, WireError> {
 pub async fn handle(conn: &mut Conn, request: &Value) -> Result<Vec<Value>, WireError> {
     let reason = decode(request)?;
     let conversation = ensure_conversation(conn).await?;
-    run(
-        conn,
-        "human-escalation",
-        &conversation,
-        Action::Escalate { reason },
-    )
-    .await?;
+    conn.state
+        .commands
+        .on_conversation(
+            &conn.origin(),
+            "human-escalation",
+            &conn.room(&conversation),
+            Action::Escalate { reason },
+            None,
+        )
+        .await?;
     Ok(vec![message(
         "human-escalation-response",
         json!({ "message": "A human agent will contact you soon." }),

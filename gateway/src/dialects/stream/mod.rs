@@ -29,6 +29,7 @@
 mod chat;
 mod connection;
 mod escalate;
+mod push;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -38,15 +39,35 @@ use axum::response::{IntoResponse, Response};
 use domain::actor::Role;
 use std::net::SocketAddr;
 
+use crate::dialect::{Dialect, Entry, Push};
 use crate::dialects::{Decoded, decoded};
 use crate::error::WireError;
 use crate::http::Caller;
 use crate::limits::Client;
 use crate::state::AppState;
+use projections::Update;
 
 pub use connection::error as error_frame;
 
 pub const DIALECT: &str = "stream";
+
+/// The stream dialect's contract (see [`crate::dialect`]): a plain
+/// WebSocket whose connections pick their pushes from [`push::render`].
+pub struct Stream;
+
+impl Dialect for Stream {
+    fn name(&self) -> &'static str {
+        DIALECT
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::WebSocket
+    }
+
+    fn render(&self, update: &Update, pushes: &mut Vec<Push>) {
+        push::render(update, pushes);
+    }
+}
 
 /// The chatbot id conversations of this dialect are opened with: it puts
 /// them in AI handling.
@@ -91,8 +112,8 @@ pub async fn upgrade(
         Ok(admitted) => admitted,
         Err(error) => return error.into_response(),
     };
-    let origin = connection::Origin::from_request(&headers, peer);
+    let client = connection::Peer::from_request(&headers, peer);
     upgrade
         .max_message_size(crate::socket::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| connection::run(state, actor, origin, admitted, socket))
+        .on_upgrade(move |socket| connection::run(state, actor, client, admitted, socket))
 }

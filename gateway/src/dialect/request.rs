@@ -1,4 +1,4 @@
-//! One inbound event being handled.
+//! One inbound event being handled: [`Request`].
 
 use domain::actor::Actor;
 use serde::Serialize;
@@ -15,7 +15,9 @@ use crate::state::AppState;
 #[derive(Clone)]
 pub struct Session(pub Arc<Actor>);
 
-pub struct Call {
+/// One inbound event of a Socket.IO dialect being handled: who sent it,
+/// on which socket, and how to answer.
+pub struct Request {
     pub state: AppState,
     pub socket: SocketRef,
     pub actor: Arc<Actor>,
@@ -53,7 +55,7 @@ impl Inbound<'_> {
     }
 }
 
-impl Call {
+impl Request {
     pub fn new(
         state: AppState,
         socket: SocketRef,
@@ -73,7 +75,7 @@ impl Call {
     }
 
     /// Forget the ack sender when the client gave no callback, so that
-    /// [`Call::respond`] knows to send an event instead.
+    /// [`Request::respond`] knows to send an event instead.
     pub fn ack_requested(self, requested: bool) -> Self {
         if !requested && let Ok(mut ack) = self.ack.lock() {
             ack.take();
@@ -95,9 +97,15 @@ impl Call {
         }
     }
 
+    /// Who runs a command for this request: its caller, on its socket.
     pub fn origin(&self, dialect: &'static str) -> Origin<'_> {
+        self.origin_as(dialect, &self.actor)
+    }
+
+    /// As [`Request::origin`], for `actor` (the caller's widget identity).
+    pub fn origin_as<'a>(&'a self, dialect: &'static str, actor: &'a Actor) -> Origin<'a> {
         Origin {
-            actor: &self.actor,
+            actor,
             dialect,
             socket_id: Some(self.socket.id.to_string()),
         }
