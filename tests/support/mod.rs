@@ -210,12 +210,17 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
+/// Every event a client received, in arrival order.
+type Heard = Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
 /// A real Socket.IO v5 client that records every event it receives.
 pub struct TestClient {
     client: Client,
     inbox: mpsc::UnboundedReceiver<(String, Value)>,
     /// Received but not yet expected, in arrival order.
     pending: Vec<(String, Value)>,
+    /// Everything received, expected or not (acks are not events).
+    heard: Heard,
 }
 
 impl TestClient {
@@ -251,7 +256,12 @@ impl TestClient {
         headers: &[(&str, String)],
         transport: TransportType,
     ) -> Result<Self, String> {
-        let (tx, inbox) = mpsc::unbounded_channel();
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
+        let heard = Heard::default();
+        let tx = Recorder {
+            inbox: inbox_tx,
+            heard: heard.clone(),
+        };
         let on_any = tx.clone();
         let on_error = tx.clone();
         let on_close = tx;
@@ -262,7 +272,7 @@ impl TestClient {
             .on_any(move |event, payload, _| {
                 let tx = on_any.clone();
                 async move {
-                    let _ = tx.send((String::from(event), first(payload)));
+                    tx.send(String::from(event), first(payload));
                 }
                 .boxed()
             })
@@ -270,7 +280,7 @@ impl TestClient {
             .on(Event::Error, move |payload, _| {
                 let tx = on_error.clone();
                 async move {
-                    let _ = tx.send(("error".to_owned(), first(payload)));
+                    tx.send("error".to_owned(), first(payload));
                 }
                 .boxed()
             })
@@ -278,7 +288,7 @@ impl TestClient {
             .on(Event::Close, move |payload, _| {
                 let tx = on_close.clone();
                 async move {
-                    let _ = tx.send(("close".to_owned(), first(payload)));
+                    tx.send("close".to_owned(), first(payload));
                 }
                 .boxed()
             });
@@ -293,7 +303,13 @@ impl TestClient {
             client,
             inbox,
             pending: Vec::new(),
+            heard,
         })
+    }
+
+    /// Every event received so far, expected or not, in arrival order.
+    pub fn heard(&self) -> Vec<(String, Value)> {
+        self.heard.lock().unwrap().clone()
     }
 
     pub async fn emit(&self, event: &str, payload: Value) {
@@ -376,6 +392,23 @@ impl TestClient {
 
     pub async fn disconnect(self) {
         let _ = self.client.disconnect().await;
+    }
+}
+
+/// Hands each received event to the inbox and to the record of all.
+#[derive(Clone)]
+struct Recorder {
+    inbox: mpsc::UnboundedSender<(String, Value)>,
+    heard: Heard,
+}
+
+impl Recorder {
+    fn send(&self, event: String, payload: Value) {
+        self.heard
+            .lock()
+            .unwrap()
+            .push((event.clone(), payload.clone()));
+        let _ = self.inbox.send((event, payload));
     }
 }
 
