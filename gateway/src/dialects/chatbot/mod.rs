@@ -29,6 +29,7 @@ mod dashboard;
 mod end_conversation;
 mod escalate;
 mod join_conversation;
+mod join_knowledge_room;
 mod knowledge;
 mod org;
 mod ping;
@@ -36,6 +37,11 @@ mod push;
 mod rate;
 mod reads;
 mod render;
+mod request_ai_analysis;
+mod request_conversation_summary;
+mod request_rag_response;
+mod request_rag_response_stream;
+mod search_knowledge;
 mod send_message;
 mod tracking;
 mod typing;
@@ -100,12 +106,12 @@ async fn dispatch(req: &Request) -> Option<Result<(), WireError>> {
         "page-view" => tracking::page_view(req).await,
         "subscribe-dashboard" => dashboard::subscribe(req).await,
         "ping" => ping::handle(req).await,
-        "join-knowledge-room" => knowledge::join(req).await,
-        "search-knowledge" => knowledge::search(req).await,
-        "request-rag-response" => knowledge::rag(req).await,
-        "request-rag-response-stream" => knowledge::rag_stream(req).await,
-        "request-ai-analysis" => knowledge::analyse(req).await,
-        "request-conversation-summary" => knowledge::summary(req).await,
+        "join-knowledge-room" => join_knowledge_room::join(req).await,
+        "search-knowledge" => search_knowledge::search(req).await,
+        "request-rag-response" => request_rag_response::rag(req).await,
+        "request-rag-response-stream" => request_rag_response_stream::rag_stream(req).await,
+        "request-ai-analysis" => request_ai_analysis::analyse(req).await,
+        "request-conversation-summary" => request_conversation_summary::summary(req).await,
         // A client reporting its own failure: noted, never answered (an
         // `error` back would only feed its error handler again).
         "error" => {
@@ -137,12 +143,12 @@ pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
         "track-activity" => decoded(tracking::decode_activity(input)),
         "page-view" => decoded(tracking::decode_page_view(input)),
         "subscribe-dashboard" => decoded(dashboard::decode(input)),
-        "join-knowledge-room" => decoded(knowledge::decode_join(input)),
-        "search-knowledge" => decoded(knowledge::decode_search(input)),
+        "join-knowledge-room" => decoded(join_knowledge_room::decode_join(input)),
+        "search-knowledge" => decoded(search_knowledge::decode_search(input)),
         "request-rag-response" | "request-rag-response-stream" => {
             decoded(knowledge::decode_rag(input))
         }
-        "request-ai-analysis" => decoded(knowledge::decode_analysis(input)),
+        "request-ai-analysis" => decoded(request_ai_analysis::decode_analysis(input)),
         // No payload: nothing to decode.
         "ping" | "request-conversation-summary" | "error" => decoded(Ok(())),
         _ => return None,

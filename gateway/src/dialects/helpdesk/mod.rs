@@ -43,10 +43,19 @@
 //! check and the opening are serialized per session on this node (two
 //! nodes could each let one more through at the same instant).
 
-mod calls;
+mod call_support;
+mod close_call_support;
+mod close_support;
 mod connect;
-mod conversations;
+mod enter_customer_support;
+mod enter_support;
+mod leave_support;
+mod livekit;
+mod mark_conversation_read;
 mod push;
+mod review_support;
+mod support;
+mod tickets;
 
 pub use connect::{HelpdeskSocket, Presented, Refusal, check, on_connect, presented};
 
@@ -268,7 +277,10 @@ pub fn check_payload(data: &Value) -> Result<(), WireError> {
 /// their reads and the session's binding. A session the event does not
 /// name is the socket's (`None` here).
 pub fn decode(name: &str, data: &Value) -> Option<Result<Decoded, WireError>> {
-    use conversations::{entity, named_session, review_request, support_request, ticket_id};
+    use mark_conversation_read::entity;
+    use review_support::review_request;
+    use support::support_request;
+    use tickets::{named_session, ticket_id};
     let ticket = || ticket_id(&text(data, "ticket_chat_id")?);
     let fields = match name {
         "enter_customer_support" => decoded(session_id(data)),
@@ -367,15 +379,15 @@ impl HelpdeskSocket {
 /// Route one event.
 pub async fn dispatch(event: &Event) -> Result<(), WireError> {
     match event.name.as_str() {
-        "enter_customer_support" => conversations::enter_customer(event).await,
-        "enter_support" => conversations::enter(event).await,
-        "leave_support" => conversations::leave(event).await,
-        "support" => conversations::support(event).await,
-        "mark_conversation_read" => conversations::mark_read(event).await,
-        "close_support" => conversations::close(event).await,
-        "review_support" => conversations::review(event).await,
-        "call_support" => calls::call(event).await,
-        "close_call_support" => calls::close(event).await,
+        "enter_customer_support" => enter_customer_support::enter_customer(event).await,
+        "enter_support" => enter_support::enter(event).await,
+        "leave_support" => leave_support::leave(event).await,
+        "support" => support::support(event).await,
+        "mark_conversation_read" => mark_conversation_read::mark_read(event).await,
+        "close_support" => close_support::close(event).await,
+        "review_support" => review_support::review(event).await,
+        "call_support" => call_support::call(event).await,
+        "close_call_support" => close_call_support::close(event).await,
         other => Err(WireError::new(
             "VALIDATION_ERROR",
             format!("no helpdesk event {other:?}"),

@@ -1,0 +1,98 @@
+//! `support {message, session_id?, ticket_chat_id?, …}`: the customer's
+//! message, opening a conversation when it names none; answered with
+//! `support_echo`.
+
+use domain::conversation::{Action, NewMessage};
+use domain::ids::MessageId;
+use domain::message::{MessageBody, MessageMetadata};
+use serde_json::{Value, json};
+
+use super::tickets::{open, ticket};
+use super::{Event, optional_text, text};
+use crate::error::WireError;
+
+/// A `support` message, decoded and checked as far as it can be without
+/// reading anything.
+#[derive(Debug)]
+pub(super) struct SupportRequest {
+    body: MessageBody,
+    attachment: bool,
+    metadata: Option<Value>,
+    ticket: Option<String>,
+}
+
+/// The message of a `support` event, after its session (no IO).
+pub(super) fn support_request(data: &Value) -> Result<SupportRequest, WireError> {
+    let text = text(data, "message")?;
+    let attachment = match data.get("attachment") {
+        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => false,
+        Some(_) => return Err(WireError::validation("attachment must be true or false")),
+    };
+    let metadata = data.get("attachment_metadata").filter(|v| !v.is_null());
+    if attachment && !matches!(metadata, Some(Value::Object(_) | Value::Array(_))) {
+        return Err(WireError::validation(
+            "attachment_metadata (an object or array) is required when attachment is true",
+        ));
+    }
+    let body = MessageBody::parse(text).map_err(WireError::from)?;
+    let ticket = optional_text(data, "ticket_chat_id")?;
+    Ok(SupportRequest {
+        body,
+        attachment,
+        metadata: metadata.cloned(),
+        ticket,
+    })
+}
+
+pub async fn support(event: &Event) -> Result<(), WireError> {
+    let (session, actor) = event.session()?;
+    let SupportRequest {
+        body,
+        attachment,
+        metadata,
+        ticket: named,
+    } = support_request(&event.data)?;
+    let id = match named {
+        Some(raw) => {
+            let view = ticket(event, &raw).await?.view;
+            if view.status.is_over() {
+                return Err(WireError::new(
+                    "INVALID_STATE",
+                    format!("conversation {raw} is {}: start a new one", view.status),
+                ));
+            }
+            view.room.id
+        }
+        None => open(event, &session, &actor).await?,
+    };
+    // Attachment details are kept with the message, as the client sent them.
+    let metadata = match (attachment, metadata) {
+        (true, Some(details)) => Some(
+            MessageMetadata::parse(json!({ "attachment_metadata": details }))
+                .map_err(WireError::from)?,
+        ),
+        _ => None,
+    };
+    let message = NewMessage {
+        metadata,
+        ..NewMessage::text(MessageId::generate(), body)
+    };
+    event
+        .state
+        .commands
+        .on_conversation(
+            &event.origin_as(&actor),
+            "support",
+            &event.room(&id),
+            Action::PostMessage(message),
+            None,
+        )
+        .await?;
+    event.answer_as(
+        "support_echo",
+        "support_echo",
+        json!({ "ticket_chat_id": id.as_str() }),
+    );
+    Ok(())
+}
