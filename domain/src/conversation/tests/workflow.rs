@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::conversation::{
-    Assignment, EndReason, MAX_METADATA_KEYS, Provenance, Rating, Remark, ReplyOutcome, SourceRef,
-    SessionOwner, Status, SupportDetails,
+    Assignment, EndReason, MAX_METADATA_KEYS, Provenance, Rating, Remark, ReplyOutcome,
+    SessionOwner, SourceRef, Status, SupportDetails,
 };
 
 fn supervisor() -> Actor {
