@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::conversation::{Conversation, ConversationEvent, Kind, Provenance, SessionOwner};
 use domain::ids::{ConversationId, MessageId, TenantId, UserId};
@@ -20,7 +21,7 @@ use store::event::{format_time, parse_time};
 use store::{Backend, Db, Position, RecordedEvent};
 
 use crate::update::{Change, Update};
-use crate::{Projection, ProjectionError, Room, conversation_event};
+use crate::{Projection, ProjectionError, conversation_event};
 
 pub const NAME: &str = "conversation_messages";
 

@@ -42,28 +42,13 @@ pub use error::ProjectionError;
 pub use runner::{Projection, Projector};
 pub use update::Update;
 
-use domain::conversation::{Conversation, ConversationEvent, Kind};
-use domain::ids::{ConversationId, TenantId};
+use domain::conversation::{Conversation, ConversationEvent};
 use store::RecordedEvent;
 
-/// A conversation or channel, as read models key it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Room {
-    pub tenant: TenantId,
-    pub kind: Kind,
-    pub id: ConversationId,
-}
-
-impl Room {
-    pub fn new(tenant: TenantId, kind: Kind, id: ConversationId) -> Self {
-        Self { tenant, kind, id }
-    }
-
-    pub fn of(event: &ConversationEvent) -> Self {
-        let (tenant, kind, id) = event.place();
-        Self::new(tenant.clone(), kind, id.clone())
-    }
-}
+/// A conversation or channel, as read models key it. Defined in the domain
+/// (the write path addresses conversations the same way); re-exported here so
+/// that `projections::Room` keeps naming it.
+pub use domain::Room;
 
 /// The projections Parley runs, in a fixed order.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {

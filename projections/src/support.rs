@@ -29,6 +29,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::conversation::{Assignment, ConversationEvent, EndReason, Kind, Rating, Status};
 use domain::ids::{ChatbotId, ConversationId, SessionId, TenantId, UserId};
@@ -40,7 +41,7 @@ use store::event::{format_time, parse_time};
 use store::{Backend, Db, RecordedEvent};
 
 use crate::update::{Change, Update};
-use crate::{Projection, ProjectionError, Room, conversation_event};
+use crate::{Projection, ProjectionError, conversation_event};
 
 pub const NAME: &str = "support_conversations";
 

@@ -1,6 +1,7 @@
 //! What projections tell the gateway after each committed batch.
 
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::call::{LeaveReason, RoomName};
 use domain::conversation::{ChannelChangeSet, ChannelInfo};
@@ -9,7 +10,6 @@ use domain::presence::{PresenceReason, PresenceStatus};
 use serde_json::Value;
 use store::{Position, RecordedEvent};
 
-use crate::Room;
 use crate::calls::SegmentView;
 use crate::conversation_messages::{MessageView, PostedMessage};
 use crate::support::{QueueEntry, SupportChange, SupportView};
