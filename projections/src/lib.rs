@@ -10,6 +10,9 @@
 //! # Layout
 //! - [`runner`]: the [`Projection`] trait and the [`Projector`] that runs them.
 //! - [`update`]: [`Update`], what projections tell the gateway.
+//! - [`views`]: the values queries and updates present (messages, support
+//!   conversations and the queue, transcript segments, swarm steps); they
+//!   depend on no projection, so `update` names them without a cycle.
 //! - [`rebuild`]: [`Rebuild`](rebuild::Rebuild), fresh read models from position 0 swapped in
 //!   while the server runs, and views of one tenant's past.
 //! - [`conversation_messages`]: messages per conversation or channel (history,
@@ -37,6 +40,7 @@ pub mod runner;
 pub mod support;
 pub mod swarm_steps;
 pub mod update;
+pub mod views;
 
 pub use error::ProjectionError;
 pub use runner::{Projection, Projector};
