@@ -13,6 +13,8 @@
 //! - [`conversation`]: the `Conversation` aggregate (conversations and channels), its
 //!   commands and its versioned events, and the support workflow (statuses, queue,
 //!   assignment, ending, rating).
+//! - [`room`]: [`Room`], the address of a conversation or channel (tenant, kind, id),
+//!   shared by the write path and the read models.
 //! - [`policy`]: event → command decisions (auto-assignment, idle timeout).
 //! - [`presence`]: the `Presence` aggregate (online, away, busy, offline per user), its
 //!   commands and its versioned events.
@@ -37,11 +39,13 @@ pub mod knowledge;
 pub mod message;
 pub mod policy;
 pub mod presence;
+pub mod room;
 pub mod settings;
 pub mod swarm;
 pub mod tracking;
 
 pub use error::DomainError;
+pub use room::Room;
 
 /// Wall-clock instants are always UTC and always supplied by the caller.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::conversation::{Conversation, ConversationEvent, Kind};
 use domain::ids::{ConversationId, TenantId, UserId};
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use store::event::{format_time, parse_time};
 use store::{Db, RecordedEvent};
 
-use crate::{Projection, ProjectionError, Room, Update, conversation_event};
+use crate::{Projection, ProjectionError, Update, conversation_event};
 
 pub const NAME: &str = "conversation_list";
 

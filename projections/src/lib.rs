@@ -10,6 +10,9 @@
 //! # Layout
 //! - [`runner`]: the [`Projection`] trait and the [`Projector`] that runs them.
 //! - [`update`]: [`Update`], what projections tell the gateway.
+//! - [`views`]: the values queries and updates present (messages, support
+//!   conversations and the queue, transcript segments, swarm steps); they
+//!   depend on no projection, so `update` names them without a cycle.
 //! - [`rebuild`]: [`Rebuild`](rebuild::Rebuild), fresh read models from position 0 swapped in
 //!   while the server runs, and views of one tenant's past.
 //! - [`conversation_messages`]: messages per conversation or channel (history,
@@ -37,33 +40,19 @@ pub mod runner;
 pub mod support;
 pub mod swarm_steps;
 pub mod update;
+pub mod views;
 
 pub use error::ProjectionError;
 pub use runner::{Projection, Projector};
 pub use update::Update;
 
-use domain::conversation::{Conversation, ConversationEvent, Kind};
-use domain::ids::{ConversationId, TenantId};
+use domain::conversation::{Conversation, ConversationEvent};
 use store::RecordedEvent;
 
-/// A conversation or channel, as read models key it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Room {
-    pub tenant: TenantId,
-    pub kind: Kind,
-    pub id: ConversationId,
-}
-
-impl Room {
-    pub fn new(tenant: TenantId, kind: Kind, id: ConversationId) -> Self {
-        Self { tenant, kind, id }
-    }
-
-    pub fn of(event: &ConversationEvent) -> Self {
-        let (tenant, kind, id) = event.place();
-        Self::new(tenant.clone(), kind, id.clone())
-    }
-}
+/// A conversation or channel, as read models key it. Defined in the domain
+/// (the write path addresses conversations the same way); re-exported here so
+/// that `projections::Room` keeps naming it.
+pub use domain::Room;
 
 /// The projections Parley runs, in a fixed order.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {

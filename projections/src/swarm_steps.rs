@@ -2,32 +2,19 @@
 //! catches up on. Every step is also published as an update.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use domain::ids::{TenantId, UserId};
 use domain::swarm::{SwarmEvent, SwarmSession, SwarmSessionId};
-use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use store::event::{format_time, parse_time};
-use store::{Backend, Db, Position, RecordedEvent};
+use store::{Backend, Db, RecordedEvent};
 
 use crate::update::{Change, Update};
 use crate::{Projection, ProjectionError};
 
-pub const NAME: &str = "swarm_steps";
+pub use crate::views::swarm::SwarmStepView;
 
-/// One step, as queries and updates present it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SwarmStepView {
-    pub tenant: TenantId,
-    pub session_id: SwarmSessionId,
-    pub sequence: u64,
-    pub position: Position,
-    /// The JSON object as posted.
-    pub step: Value,
-    pub posted_by: UserId,
-    pub at: DateTime<Utc>,
-}
+pub const NAME: &str = "swarm_steps";
 
 pub struct SwarmSteps;
 

@@ -1,6 +1,7 @@
 //! What projections tell the gateway after each committed batch.
 
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::call::{LeaveReason, RoomName};
 use domain::conversation::{ChannelChangeSet, ChannelInfo};
@@ -9,11 +10,11 @@ use domain::presence::{PresenceReason, PresenceStatus};
 use serde_json::Value;
 use store::{Position, RecordedEvent};
 
-use crate::Room;
-use crate::calls::SegmentView;
-use crate::conversation_messages::{MessageView, PostedMessage};
-use crate::support::{QueueEntry, SupportChange, SupportView};
-use crate::swarm_steps::SwarmStepView;
+// The views only: `update` depends on no projection.
+use crate::views::call::SegmentView;
+use crate::views::message::{MessageView, PostedMessage};
+use crate::views::support::{QueueEntry, SupportChange, SupportView};
+use crate::views::swarm::SwarmStepView;
 
 /// One change, published only after the read models that reflect it are
 /// committed: a client told of it can query it at once.
