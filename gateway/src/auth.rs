@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::GatewayError;
 use crate::config::{Config, Secret};
+use crate::error::ErrorCode;
 
 /// Why a caller is not let in. `code()` is the wire code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +30,10 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Missing => "NO_AUTH",
-            AuthError::Invalid(_) => "AUTH_ERROR",
+            AuthError::Missing => ErrorCode::NoAuth,
+            AuthError::Invalid(_) => ErrorCode::AuthError,
         }
     }
 }

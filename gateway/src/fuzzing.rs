@@ -32,7 +32,7 @@ use crate::auth::{self, AuthError, Authenticator};
 use crate::config::{Config, Secret};
 use crate::dialect::Inbound;
 use crate::dialects::{self, Decoded, buddy, chatbot, helpdesk, lvng, stream};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 /// What a target does with one input.
 pub type Feed = fn(&[u8]);
@@ -129,7 +129,7 @@ pub fn stream(input: &[u8]) {
             check_refusal(error);
             let frame = stream::error_frame(error);
             assert_eq!(frame["type"], "error");
-            assert_eq!(frame["code"], error.code);
+            assert_eq!(frame["code"], error.code.as_str());
         }
     }
 }
@@ -149,7 +149,7 @@ pub fn jwt(input: &[u8]) {
             // Only a token signed with the secret verifies: the fuzzer
             // cannot forge one.
             Ok(actor) => panic!("an unsigned token verified as {actor:?}"),
-            Err(error) => assert_eq!(error.code(), "AUTH_ERROR"),
+            Err(error) => assert_eq!(error.code(), ErrorCode::AuthError),
         }
         return;
     }
@@ -257,19 +257,16 @@ fn outcome(decoded: Option<Result<Decoded, WireError>>) -> Option<Result<String,
 /// A refusal of a decoder: a client's error with a code, whatever dialect
 /// shows it.
 fn check_refusal(error: &WireError) -> u64 {
+    let code = error.code.as_str();
     assert!(
-        !error.code.is_empty()
-            && error
-                .code
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c == '_'),
+        !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
         "{error:?}"
     );
     assert!(error.status().is_client_error(), "{error:?}");
     let body = serde_json::to_value(error).expect("errors serialize");
-    assert_eq!(body["code"], error.code);
+    assert_eq!(body["code"], code);
     let envelope = helpdesk::error_envelope("sid", error);
-    assert_eq!(envelope["data"]["code"], error.code);
+    assert_eq!(envelope["data"]["code"], code);
     assert_eq!(envelope["message"], error.message.as_str());
     let status = envelope["status_code"].as_u64().unwrap_or_default();
     // Codes only other dialects send show as 500 in an envelope.
@@ -438,7 +435,7 @@ mod tests {
                 // Socket.IO payloads are JSON: such a payload never is.
                 prop_assert!(serde_json::from_str::<Value>(&frame).is_err());
                 let refused = stream::decode(&frame).unwrap_err();
-                prop_assert_eq!(refused.code, "VALIDATION_ERROR");
+                prop_assert_eq!(refused.code, ErrorCode::ValidationError);
                 for target in [lvng, chatbot, helpdesk, stream] {
                     target(frame.as_bytes());
                 }

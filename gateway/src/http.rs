@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{self, AuthError};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -87,15 +87,15 @@ async fn json_errors(response: Response) -> Response {
     }
     let (parts, body) = response.into_parts();
     let code = match status {
-        StatusCode::UNAUTHORIZED => "AUTH_ERROR",
-        StatusCode::FORBIDDEN => "FORBIDDEN",
-        StatusCode::NOT_FOUND => "NOT_FOUND",
-        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
-        StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
-        s if s.is_server_error() => "INTERNAL_ERROR",
-        _ => "VALIDATION_ERROR",
+        StatusCode::UNAUTHORIZED => ErrorCode::AuthError,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => ErrorCode::ValidationError,
     };
     let message = if status.is_server_error() {
         "internal error; nothing was changed".to_owned()
@@ -133,7 +133,8 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             .into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check: store unavailable");
-            WireError::new("UNAVAILABLE", "the event store does not answer").into_response()
+            WireError::new(ErrorCode::Unavailable, "the event store does not answer")
+                .into_response()
         }
     }
 }

@@ -252,7 +252,7 @@ pub async fn socket_connected(socket: &SocketRef, state: &AppState, actor: &Acto
     )
     .await
     {
-        tracing::warn!(user = %actor.user, tenant = %actor.tenant, code = error.code, message = %error.message, "presence not updated on connect");
+        tracing::warn!(user = %actor.user, tenant = %actor.tenant, code = %error.code, message = %error.message, "presence not updated on connect");
     }
 }
 
@@ -387,7 +387,7 @@ async fn expire(state: &AppState, (tenant, user): &Key, name: &str) -> bool {
     {
         Ok(_) => true,
         Err(error) => {
-            tracing::warn!(%user, %tenant, code = error.code, message = %error.message, "presence: expiry failed; will retry");
+            tracing::warn!(%user, %tenant, code = %error.code, message = %error.message, "presence: expiry failed; will retry");
             false
         }
     }

@@ -125,7 +125,7 @@ async fn listen(state: AppState, mut stopped: watch::Receiver<bool>) {
                     let turn = turns.of(&key);
                     let _mine = turn.lock().await;
                     if let Err(error) = answer(&state, &key, &question, &never).await {
-                        tracing::warn!(conversation = %key.conversation, code = error.code, message = %error.message, "the assistant could not answer");
+                        tracing::warn!(conversation = %key.conversation, code = %error.code, message = %error.message, "the assistant could not answer");
                     }
                     turns.release(&key);
                 });

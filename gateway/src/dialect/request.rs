@@ -151,7 +151,7 @@ impl Request {
 
     /// Tell the caller (and only the caller) what went wrong.
     pub fn fail(&self, error: WireError) {
-        tracing::debug!(socket = %self.socket.id, event = %self.event, code = error.code, "refused");
+        tracing::debug!(socket = %self.socket.id, event = %self.event, code = %error.code, "refused");
         let _ = self.socket.emit("error", &error);
         self.answer(&serde_json::json!({ "error": error }));
     }

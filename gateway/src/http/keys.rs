@@ -27,7 +27,7 @@ use std::sync::OnceLock;
 
 use super::Caller;
 use crate::commands::{Command, Origin};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 use crate::wire_time;
 
@@ -120,7 +120,7 @@ pub(super) async fn create(
             )
             .await;
         match outcome {
-            Err(error) if error.code == "INVALID_STATE" => continue,
+            Err(error) if error.code == ErrorCode::InvalidState => continue,
             Err(error) => return Err(error),
             Ok(_) => {}
         }

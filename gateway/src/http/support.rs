@@ -38,7 +38,7 @@ use std::collections::HashMap;
 
 use super::Caller;
 use crate::commands::{Command, Origin};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 use crate::support::render;
 
@@ -58,9 +58,9 @@ fn staff_only(actor: &Actor) -> Result<(), WireError> {
 fn body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, WireError> {
     let body = body.map_err(|rejection| {
         let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "PAYLOAD_TOO_LARGE"
+            ErrorCode::PayloadTooLarge
         } else {
-            "VALIDATION_ERROR"
+            ErrorCode::ValidationError
         };
         WireError::new(code, rejection.body_text())
     })?;
@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(instant("to", Some(" "), true).unwrap(), None);
         assert_eq!(instant("to", None, true).unwrap(), None);
         let refused = instant("startDate", Some("last week"), false).unwrap_err();
-        assert_eq!(refused.code, "VALIDATION_ERROR");
+        assert_eq!(refused.code, ErrorCode::ValidationError);
     }
 
     #[test]

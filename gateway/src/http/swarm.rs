@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::Caller;
 use crate::commands::{Command, Origin};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 
 pub(super) async fn post_step(
@@ -27,9 +27,9 @@ pub(super) async fn post_step(
     let session = SwarmSessionId::parse(raw)?;
     let body = body.map_err(|rejection| {
         let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "PAYLOAD_TOO_LARGE"
+            ErrorCode::PayloadTooLarge
         } else {
-            "VALIDATION_ERROR"
+            ErrorCode::ValidationError
         };
         WireError::new(code, rejection.body_text())
     })?;

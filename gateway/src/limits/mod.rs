@@ -31,12 +31,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::socket::RateLimit;
 use connections::{Connections, Full, Holder};
-
-/// The code of a handshake refused for too many open connections.
-pub const TOO_MANY_CONNECTIONS: &str = "TOO_MANY_CONNECTIONS";
 
 /// Every budget and cap of this node.
 pub struct Limits {
@@ -125,7 +122,7 @@ impl Limits {
                     "at most {cap} connections per client address at once: close another one first"
                 ),
             };
-            WireError::new(TOO_MANY_CONNECTIONS, message)
+            WireError::new(ErrorCode::TooManyConnections, message)
         })?;
         let allowance = Allowance(Arc::new(AllowanceOf {
             socket: RateLimit::new(self.socket_events, self.window),
@@ -139,7 +136,7 @@ impl Limits {
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     {
         let mut error = WireError::new(
-            "RATE_LIMITED",
+            ErrorCode::RateLimited,
             format!(
                 "at most {} events per {} s per {per}, across connections; this one was not applied",
                 budget.events(),

@@ -8,7 +8,7 @@ pub(crate) mod rate_limit;
 mod widget;
 
 pub use rate_limit::RateLimit;
-pub use widget::{WIDGET_VALIDATION_ERROR, Widget, widget};
+pub use widget::{Widget, widget};
 
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::auth::{self, AuthError};
 use crate::dialect::{Admitted, Dialect, Entry, ROOT, Request, Session};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::limits::{Allowance, Client, Slot};
 use crate::state::AppState;
 use crate::wire_time;
@@ -85,7 +85,7 @@ async fn on_connect(
     let (actor, widget, allowance, slot) = match admitted {
         Ok(admitted) => admitted,
         Err(error) => {
-            tracing::info!(socket = %socket.id, code = error.code, "connection refused");
+            tracing::info!(socket = %socket.id, code = %error.code, "connection refused");
             let _ = socket.emit("error", &error);
             let _ = socket.disconnect();
             return;
@@ -224,7 +224,7 @@ async fn on_event(
         Err(refused)
     } else if size > MAX_EVENT_BYTES {
         Err(WireError::new(
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes; this one has {size}"),
         ))
     } else if let Some(error) = unreadable {
@@ -255,7 +255,7 @@ async fn dispatch(state: &AppState, req: &Request) -> Result<(), WireError> {
         }
     }
     Err(WireError::new(
-        "UNKNOWN_EVENT",
+        ErrorCode::UnknownEvent,
         format!("no handler for event {:?}", req.event),
     ))
 }

@@ -28,11 +28,8 @@ use serde_json::Value;
 use socketioxide::extract::{SocketRef, State, TryData};
 use std::convert::Infallible;
 
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
-
-/// The code of every refusal of a widget key (the chatbot seed's).
-pub const WIDGET_VALIDATION_ERROR: &str = "WIDGET_VALIDATION_ERROR";
 
 /// The widget a socket connected through: set on connect for visitors
 /// only, so its presence tells a widget visitor from a signed-in user.
@@ -86,7 +83,7 @@ pub(super) fn take_outcome(socket: &SocketRef) -> Option<Result<(Actor, Widget),
 }
 
 fn refused(message: impl Into<String>) -> WireError {
-    WireError::new(WIDGET_VALIDATION_ERROR, message)
+    WireError::new(ErrorCode::WidgetValidationError, message)
 }
 
 /// A widget handshake, parsed.
@@ -190,7 +187,7 @@ mod tests {
         let Err(error) = found.expect("widget credentials") else {
             panic!("expected a refusal");
         };
-        assert_eq!(error.code, WIDGET_VALIDATION_ERROR);
+        assert_eq!(error.code, ErrorCode::WidgetValidationError);
         error.message
     }
 

@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use super::SERVER;
 use crate::commands::{Command, Origin};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 
 /// Idle conversations ended per scan; the next scan takes the rest.
@@ -119,7 +119,7 @@ async fn assign_loop(
                 return;
             }
             if let Err(error) = assign_queued(&state, &tenant).await {
-                tracing::warn!(%tenant, code = error.code, message = %error.message, "auto-assignment failed; the next nudge retries");
+                tracing::warn!(%tenant, code = %error.code, message = %error.message, "auto-assignment failed; the next nudge retries");
             }
         }
     }
@@ -202,7 +202,7 @@ async fn assign_queued(state: &AppState, tenant: &TenantId) -> Result<(), WireEr
                 }
             }
             // Claimed (or ended) meanwhile: someone else was quicker.
-            Err(error) if error.code == "INVALID_STATE" => {
+            Err(error) if error.code == ErrorCode::InvalidState => {
                 tracing::debug!(%tenant, conversation = %entry.conversation_id, message = %error.message, "not auto-assigned");
             }
             Err(error) => return Err(error),
@@ -221,7 +221,7 @@ async fn idle_loop(state: AppState, timeout: Duration, mut stopped: watch::Recei
             _ = stopped.changed() => return,
         }
         if let Err(error) = end_idle(&state, timeout, &stopped).await {
-            tracing::warn!(code = error.code, message = %error.message, "idle scan failed; the next one retries");
+            tracing::warn!(code = %error.code, message = %error.message, "idle scan failed; the next one retries");
         }
     }
 }
@@ -274,11 +274,11 @@ async fn end_idle(
         match outcome {
             Ok(_) => tracing::debug!(%tenant, %conversation, "ended after being idle"),
             // Active since the scan's view of it, or ended meanwhile.
-            Err(error) if error.code == "INVALID_STATE" => {
+            Err(error) if error.code == ErrorCode::InvalidState => {
                 tracing::debug!(%tenant, %conversation, message = %error.message, "not ended for idling");
             }
             Err(error) => {
-                tracing::warn!(%tenant, %conversation, code = error.code, message = %error.message, "idle timeout not applied");
+                tracing::warn!(%tenant, %conversation, code = %error.code, message = %error.message, "idle timeout not applied");
             }
         }
     }

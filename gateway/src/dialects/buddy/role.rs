@@ -68,6 +68,7 @@ impl UserRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn roles_round_trip_through_their_wire_names_and_nothing_else_parses() {
@@ -76,7 +77,7 @@ mod tests {
         }
         for bad in ["customer", "cx-admin", "", "ROBOT"] {
             let error = UserRole::parse("userRole", bad).unwrap_err();
-            assert_eq!(error.code, "VALIDATION_ERROR");
+            assert_eq!(error.code, ErrorCode::ValidationError);
             assert!(error.message.contains("userRole"), "{}", error.message);
         }
     }

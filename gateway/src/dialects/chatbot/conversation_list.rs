@@ -175,6 +175,7 @@ fn parse_date(field: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, WireEr
 #[cfg(test)]
 mod tests {
     use super::parse_date;
+    use crate::error::ErrorCode;
     use chrono::{TimeZone, Utc};
 
     #[test]
@@ -192,7 +193,7 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 3, 19, 12, 0, 0).unwrap()
         );
         let refused = parse_date("startDate", "yesterday", false).unwrap_err();
-        assert_eq!(refused.code, "VALIDATION_ERROR");
+        assert_eq!(refused.code, ErrorCode::ValidationError);
         assert!(refused.message.contains("startDate"), "{}", refused.message);
     }
 }

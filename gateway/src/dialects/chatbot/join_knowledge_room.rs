@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::knowledge::knowledge_room;
 use crate::dialect::{Inbound, Request};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,7 +17,7 @@ pub(super) struct JoinKnowledge {
 
 /// The seed's code for every refusal of `join-knowledge-room`.
 pub(super) fn join_failed(message: impl Into<String>) -> WireError {
-    WireError::new("JOIN_KNOWLEDGE_ERROR", message)
+    WireError::new(ErrorCode::JoinKnowledgeError, message)
 }
 
 /// Whether the caller may join the room the payload names (no IO).

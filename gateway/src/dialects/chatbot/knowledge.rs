@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::dialect::{Inbound, Request};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 /// The longest query accepted, in characters.
 pub(super) const MAX_QUERY_CHARS: usize = 1_000;
@@ -83,7 +83,7 @@ pub(super) async fn respond(
     let assistant = &req.state.assistant;
     let responder = assistant.responder.clone().ok_or_else(|| {
         WireError::new(
-            "ASSISTANT_UNAVAILABLE",
+            ErrorCode::AssistantUnavailable,
             "the assistant is turned off on this server",
         )
     })?;
@@ -94,7 +94,7 @@ pub(super) async fn respond(
     outcome.map_err(|error| {
         tracing::warn!(socket = %req.socket.id, %error, "assistant failed");
         WireError::new(
-            "ASSISTANT_FAILED",
+            ErrorCode::AssistantFailed,
             "the assistant could not answer just now; try again or ask for a human",
         )
     })

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::org_room;
 use crate::dialect::{Inbound, Request};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::wire_time;
 
 #[derive(Deserialize)]
@@ -27,7 +27,7 @@ struct Org {
 }
 
 fn failed(message: &str) -> WireError {
-    WireError::new("JOIN_ORG_FAILED", message)
+    WireError::new(ErrorCode::JoinOrgFailed, message)
 }
 
 /// The organisation to follow, if the caller may (no IO).

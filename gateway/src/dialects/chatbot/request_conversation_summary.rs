@@ -11,13 +11,13 @@ use serde_json::json;
 use super::knowledge::SUMMARY_MESSAGES;
 use super::socket_state;
 use crate::dialect::Request;
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 pub async fn summary(req: &Request) -> Result<(), WireError> {
     let current = socket_state(req).with(|s| s.current.clone());
     let id = current.ok_or_else(|| {
         WireError::new(
-            "NOT_IN_CONVERSATION",
+            ErrorCode::NotInConversation,
             "join a conversation (join-conversation) before asking for its summary",
         )
     })?;

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::livekit::livekit_token;
 use super::tickets::{open, ticket};
 use super::{Event, conversation_room, customer_room, envelope};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::wire_time;
 
 pub(super) fn call_room(id: &ConversationId) -> Result<RoomName, WireError> {
@@ -57,7 +57,7 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
     let config = &event.state.config;
     let (Some(key), Some(secret)) = (&config.livekit_api_key, &config.livekit_api_secret) else {
         return Err(WireError::new(
-            "UNAVAILABLE",
+            ErrorCode::Unavailable,
             "voice calls are not configured on this server",
         ));
     };
@@ -68,13 +68,13 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
             match view.status {
                 Status::Agent | Status::Escalated | Status::Queued => {
                     return Err(WireError::new(
-                        "CONFLICT",
+                        ErrorCode::Conflict,
                         "voice calls are only available while SATE handles the conversation",
                     ));
                 }
                 s if s.is_over() => {
                     return Err(WireError::new(
-                        "CONFLICT",
+                        ErrorCode::Conflict,
                         format!("the conversation is {s}"),
                     ));
                 }
@@ -89,7 +89,7 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
         calls::latest_session(event.state.log.db(), &actor.tenant, &room).await?
     {
         return Err(WireError::new(
-            "CALL_ACTIVE",
+            ErrorCode::CallActive,
             "a call is already in progress in this conversation",
         ));
     }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Credential, Event, dispatch, envelope};
 use crate::auth::AuthError;
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::limits::{Allowance, Client, Slot};
 use crate::socket::{MAX_EVENT_BYTES, Payload, PayloadSize};
 use crate::state::AppState;
@@ -90,7 +90,7 @@ pub async fn check(
         state.limits.connect(client, ip).map_err(|error| Refusal {
             status: 429,
             message: error.message,
-            code: Some(error.code),
+            code: Some(error.code.as_str()),
         })
     };
     let (credential, (allowance, slot)) =
@@ -241,7 +241,7 @@ async fn on_event(
         Err(refused)
     } else if size > MAX_EVENT_BYTES {
         Err(WireError::new(
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             format!("event payloads are limited to {MAX_EVENT_BYTES} bytes"),
         ))
     } else if let Some(error) = unreadable {

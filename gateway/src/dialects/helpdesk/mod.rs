@@ -70,7 +70,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::commands::Origin;
 use crate::dialect::{Dialect, Entry, Push};
 use crate::dialects::{Decoded, decoded};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 use projections::Update;
 use socketioxide::SocketIo;
@@ -115,16 +115,7 @@ pub fn envelope(status: u16, sid: &str, message: &str, data: Value) -> Value {
 
 /// The HTTP-like status of an error, and the envelope carrying it.
 pub fn error_envelope(sid: &str, error: &WireError) -> Value {
-    let status = match error.code {
-        "VALIDATION_ERROR" | "PAYLOAD_TOO_LARGE" => 400,
-        "NO_AUTH" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "UNAUTHORIZED" => 401,
-        "FORBIDDEN" => 403,
-        "NOT_FOUND" => 404,
-        "INVALID_STATE" | "CONFLICT" | "CALL_ACTIVE" => 409,
-        "RATE_LIMITED" => 429,
-        "UNAVAILABLE" => 503,
-        _ => 500,
-    };
+    let status = error.code.helpdesk_status();
     let mut data = json!({ "code": error.code });
     if let Some(retry_after_ms) = error.retry_after_ms {
         data["retryAfterMs"] = json!(retry_after_ms);
@@ -183,7 +174,7 @@ impl Event {
     }
 
     pub fn fail(&self, error: &WireError) {
-        tracing::debug!(socket = %self.socket.id, event = %self.name, code = error.code, message = %error.message, "helpdesk refused");
+        tracing::debug!(socket = %self.socket.id, event = %self.name, code = %error.code, message = %error.message, "helpdesk refused");
         let body = error_envelope(&self.sid(), error);
         self.send(&self.name.clone(), &body);
     }
@@ -389,7 +380,7 @@ pub async fn dispatch(event: &Event) -> Result<(), WireError> {
         "call_support" => call_support::call(event).await,
         "close_call_support" => close_call_support::close(event).await,
         other => Err(WireError::new(
-            "VALIDATION_ERROR",
+            ErrorCode::ValidationError,
             format!("no helpdesk event {other:?}"),
         )),
     }

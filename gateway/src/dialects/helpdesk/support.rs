@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::tickets::{open, ticket};
 use super::{Event, optional_text, text};
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 /// A `support` message, decoded and checked as far as it can be without
 /// reading anything.
@@ -58,7 +58,7 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
             let view = ticket(event, &raw).await?.view;
             if view.status.is_over() {
                 return Err(WireError::new(
-                    "INVALID_STATE",
+                    ErrorCode::InvalidState,
                     format!("conversation {raw} is {}: start a new one", view.status),
                 ));
             }

@@ -117,7 +117,7 @@ pub(super) async fn leave_disconnected(
         tracing::warn!(
             socket = %socket.id,
             room = %room,
-            code = error.code,
+            code = %error.code,
             message = error.message,
             "leaving a req on disconnect failed"
         );

@@ -243,6 +243,7 @@ mod tests {
     mod props {
         use super::super::{Resume, decode, parse_instant};
         use crate::dialect::Inbound;
+        use crate::error::ErrorCode;
         use chrono::DateTime;
         use domain::actor::{Actor, Role};
         use domain::ids::{MessageId, TenantId, UserId};
@@ -290,7 +291,7 @@ mod tests {
                 let _ = parse_instant(&json!(raw));
                 let outcome = rejoin(json!({ "conversationId": "c1", "lastMessageTimestamp": raw }));
                 if let Err(error) = outcome {
-                    prop_assert_eq!(error.code, "VALIDATION_ERROR");
+                    prop_assert_eq!(error.code, ErrorCode::ValidationError);
                 }
             }
 
@@ -314,7 +315,7 @@ mod tests {
                         }
                         Err(error) => {
                             prop_assert!(!(1..=super::super::MAX_LIMIT).contains(&limit));
-                            prop_assert_eq!(error.code, "VALIDATION_ERROR");
+                            prop_assert_eq!(error.code, ErrorCode::ValidationError);
                         }
                     }
                 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::CHATBOT;
 use super::connection::Conn;
-use crate::error::WireError;
+use crate::error::{ErrorCode, WireError};
 
 /// The message a `chat` carries (no IO).
 pub fn decode(message: &Value) -> Result<MessageBody, WireError> {
@@ -27,7 +27,7 @@ pub async fn handle(conn: &mut Conn, message: &Value) -> Result<Vec<Value>, Wire
     let posted = post(conn, &conversation, &body).await;
     match posted {
         // Ended since (an agent, the idle timeout): a new conversation.
-        Err(e) if e.code == "INVALID_STATE" => {
+        Err(e) if e.code == ErrorCode::InvalidState => {
             conn.conversation = None;
             let conversation = ensure_conversation(conn).await?;
             post(conn, &conversation, &body).await?;

@@ -132,7 +132,7 @@ pub async fn run(
     match chat::current(&conn).await {
         Ok(current) => conn.conversation = current,
         Err(e) => {
-            tracing::warn!(code = e.code, message = %e.message, "stream: cannot find the user's conversation")
+            tracing::warn!(code = %e.code, message = %e.message, "stream: cannot find the user's conversation")
         }
     }
     // The answer being written, if any, and everything after it.
