@@ -6,7 +6,7 @@
 //! and `support` (queue, claim, end,
 //! escalate, metrics, settings).
 
-mod calls;
+mod call_history;
 mod keys;
 mod knowledge;
 mod support;
@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/presence", get(list_presence))
         .route(
             "/api/v1/calls/{room_name}/transcript",
-            get(calls::transcript),
+            get(call_history::transcript),
         )
         .route("/api/v1/swarm/{session_id}/steps", post(swarm::post_step))
         .route("/api/v1/keys", post(keys::create).get(keys::list))

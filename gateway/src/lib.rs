@@ -1,19 +1,26 @@
 //! Parley's gateway: Socket.IO and HTTP on one port.
 //!
 //! Every inbound socket event is decoded by its dialect into a domain command
-//! (run through cqrs-es onto the event log) or a query (read from the read
-//! models). Projection updates come back through [`dialects::push`] and are
-//! rendered to each dialect's rooms. Clients are told what went wrong with an
-//! `error` event `{code, message, details?}`; internals stay in the logs.
+//! (run by [`commands::Commands`] onto the event log) or a query (read from
+//! the read models). Projection updates come back as changes, which each
+//! dialect renders into pushes to rooms ([`dialect::Dialect::render`]); see
+//! ARCHITECTURE.md for one command's way from socket to push. Clients are
+//! told what went wrong with an `error` event `{code, message, details?}`;
+//! internals stay in the logs.
 //!
 //! # Layout
 //! - [`app`]: [`serve`], start-up and orderly shutdown.
 //! - [`assistant`]: the assistant's answers (policy, streaming, provenance).
 //! - [`config`]: [`Config`], from the environment.
 //! - [`auth`]: JWT verification and credential extraction.
-//! - [`socket`]: connect and authenticate, then route every event.
-//! - [`dialects`]: one module per wire dialect (`lvng`, `buddy`, …).
-//! - [`commands`]: running domain commands with metadata and retries.
+//! - [`socket`]: connect and authenticate, then route every event; knows
+//!   dialects only by their contract.
+//! - [`dialect`]: the contract every dialect implements, the inbound
+//!   [`dialect::Request`] and the outbound [`dialect::Push`].
+//! - [`dialects`]: the five dialects (`lvng`, `buddy`, `chatbot`,
+//!   `helpdesk`, `stream`), one module each.
+//! - [`commands`]: the command service: every aggregate's framework, one way
+//!   to run a command (metadata, retries, in-flight tracking).
 //! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
 //! - [`limits`]: budgets and connection caps that hold across reconnects.

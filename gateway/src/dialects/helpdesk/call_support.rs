@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::livekit::livekit_token;
 use super::tickets::{open, ticket};
-use super::{Event, conversation_room, customer_room, envelope};
+use super::{Request, conversation_room, customer_room, envelope};
 use crate::error::{ErrorCode, WireError};
 use crate::wire_time;
 
@@ -27,7 +27,7 @@ pub(super) fn call_room(id: &ConversationId) -> Result<RoomName, WireError> {
 /// To the conversation's room and the customer's (once per socket), and
 /// to the caller in case it is in neither.
 pub(super) async fn broadcast(
-    event: &Event,
+    req: &Request,
     session: &SessionId,
     customer: &Actor,
     id: &ConversationId,
@@ -35,15 +35,15 @@ pub(super) async fn broadcast(
     body: &Value,
 ) {
     let tenant = &customer.tenant;
-    let to = event
+    let to = req
         .socket
         .within(conversation_room(tenant, id))
         .within(customer_room(tenant, session, &customer.user))
-        .within(event.socket.id.to_string());
+        .within(req.socket.id.to_string());
     if let Err(error) = to.emit(name, body).await {
         tracing::debug!(%error, name, "helpdesk call broadcast not delivered everywhere");
     }
-    let ack = event
+    let ack = req
         .ack
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -53,18 +53,18 @@ pub(super) async fn broadcast(
     }
 }
 
-pub async fn call(event: &Event) -> Result<(), WireError> {
-    let config = &event.state.config;
+pub async fn call(req: &Request) -> Result<(), WireError> {
+    let config = &req.state.config;
     let (Some(key), Some(secret)) = (&config.livekit_api_key, &config.livekit_api_secret) else {
         return Err(WireError::new(
             ErrorCode::Unavailable,
             "voice calls are not configured on this server",
         ));
     };
-    let (session, actor) = event.session()?;
-    let id = match event.optional_text("ticket_chat_id")? {
+    let (session, actor) = req.session()?;
+    let id = match req.optional_text("ticket_chat_id")? {
         Some(raw) => {
-            let view = ticket(event, &raw).await?.view;
+            let view = ticket(req, &raw).await?.view;
             match view.status {
                 Status::Agent | Status::Escalated | Status::Queued => {
                     return Err(WireError::new(
@@ -81,12 +81,12 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
                 _ => view.room.id,
             }
         }
-        None => open(event, &session, &actor).await?,
+        None => open(req, &session, &actor).await?,
     };
     let room = call_room(&id)?;
-    event.state.read_your_writes(calls::NAME).await;
+    req.state.read_your_writes(calls::NAME).await;
     if let Some((_, true, _, _)) =
-        calls::latest_session(event.state.log.db(), &actor.tenant, &room).await?
+        calls::latest_session(req.state.log.db(), &actor.tenant, &room).await?
     {
         return Err(WireError::new(
             ErrorCode::CallActive,
@@ -99,19 +99,18 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
         conversation: Some(true),
         channel: None,
     };
-    event
-        .state
+    req.state
         .commands
         .on_call(
-            &event.origin_as(&actor),
+            &req.origin_as(&actor),
             "call_support",
             &room,
             CallAction::Join(membership),
         )
         .await?;
-    event.state.read_your_writes(calls::NAME).await;
+    req.state.read_your_writes(calls::NAME).await;
     let (session_no, _, started, _) =
-        calls::latest_session(event.state.log.db(), &actor.tenant, &room)
+        calls::latest_session(req.state.log.db(), &actor.tenant, &room)
             .await?
             .ok_or_else(|| WireError::internal(&"the call was started but cannot be read"))?;
     let token = livekit_token(
@@ -132,7 +131,7 @@ pub async fn call(event: &Event) -> Result<(), WireError> {
     if let Some(url) = &config.livekit_url {
         data["url"] = json!(url);
     }
-    let body = envelope(200, &event.socket.id.to_string(), "Call started", data);
-    broadcast(event, &session, &actor, &id, "call_support", &body).await;
+    let body = envelope(200, &req.socket.id.to_string(), "Call started", data);
+    broadcast(req, &session, &actor, &id, "call_support", &body).await;
     Ok(())
 }

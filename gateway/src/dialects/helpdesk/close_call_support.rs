@@ -8,33 +8,32 @@ use serde_json::json;
 
 use super::call_support::{broadcast, call_room};
 use super::tickets::{Ticket, ticket};
-use super::{Event, envelope};
+use super::{Request, envelope};
 use crate::error::WireError;
 use crate::wire_time;
 
-pub async fn close(event: &Event) -> Result<(), WireError> {
+pub async fn close(req: &Request) -> Result<(), WireError> {
     let Ticket {
         view,
         session,
         customer: actor,
-    } = ticket(event, &event.text("ticket_chat_id")?).await?;
+    } = ticket(req, &req.text("ticket_chat_id")?).await?;
     let room = call_room(&view.room.id)?;
-    event.state.read_your_writes(calls::NAME).await;
-    let db = event.state.log.db();
+    req.state.read_your_writes(calls::NAME).await;
+    let db = req.state.log.db();
     let before = calls::latest_session(db, &actor.tenant, &room).await?;
     let active = before.filter(|(_, active, _, _)| *active);
     if active.is_some() {
-        event
-            .state
+        req.state
             .commands
             .on_call(
-                &event.origin_as(&actor),
+                &req.origin_as(&actor),
                 "close_call_support",
                 &room,
                 CallAction::Leave(LeaveReason::Left),
             )
             .await?;
-        event.state.read_your_writes(calls::NAME).await;
+        req.state.read_your_writes(calls::NAME).await;
     }
     let after = calls::latest_session(db, &actor.tenant, &room).await?;
     let now = chrono::Utc::now();
@@ -45,9 +44,9 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
         "call_start_time": after.map(|(_, _, started, _)| wire_time(started)),
         "call_end_time": after.and_then(|(_, _, _, ended)| ended).map(wire_time).unwrap_or_else(|| wire_time(now)),
     });
-    let body = envelope(200, &event.socket.id.to_string(), "Call ended", data);
+    let body = envelope(200, &req.socket.id.to_string(), "Call ended", data);
     broadcast(
-        event,
+        req,
         &session,
         &actor,
         &view.room.id,

@@ -3,7 +3,7 @@
 use domain::conversation::{Action, EndReason};
 use serde_json::json;
 
-use super::Event;
+use super::Request;
 use super::tickets::{Ticket, ticket};
 use crate::error::WireError;
 use crate::wire_time;
@@ -12,19 +12,18 @@ use crate::wire_time;
 pub(super) const CLOSED: &str =
     "Thank you for using our support. Your conversation has been closed.";
 
-pub async fn close(event: &Event) -> Result<(), WireError> {
+pub async fn close(req: &Request) -> Result<(), WireError> {
     let Ticket {
         view,
         customer: actor,
         ..
-    } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    event
-        .state
+    } = ticket(req, &req.text("ticket_chat_id")?).await?;
+    req.state
         .commands
         .on_conversation(
-            &event.origin_as(&actor),
+            &req.origin_as(&actor),
             "close_support",
-            &event.room(&view.room.id),
+            &req.room(&view.room.id),
             Action::End {
                 reason: EndReason::UserEnded,
                 idle_since: None,
@@ -33,7 +32,7 @@ pub async fn close(event: &Event) -> Result<(), WireError> {
         )
         .await?;
     let now = wire_time(chrono::Utc::now());
-    event.answer(
+    req.answer(
         "Support conversation closed",
         json!({
             "message": CLOSED,

@@ -11,7 +11,7 @@ use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use super::{Credential, Event, dispatch, envelope};
+use super::{Credential, Request, dispatch, envelope};
 use crate::auth::AuthError;
 use crate::error::{ErrorCode, WireError};
 use crate::limits::{Allowance, Client, Slot};
@@ -229,7 +229,7 @@ async fn on_event(
         Ok(data) => (data, None),
         Err(error) => (Value::Null, Some(error)),
     };
-    let event = Event {
+    let event = Request {
         state,
         socket,
         name,

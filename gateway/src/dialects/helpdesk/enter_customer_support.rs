@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
-use super::Event;
+use super::Request;
 use crate::error::WireError;
 
-pub async fn enter_customer(event: &Event) -> Result<(), WireError> {
-    event.session()?;
-    event.answer("Joined customer support room", json!({}));
+pub async fn enter_customer(req: &Request) -> Result<(), WireError> {
+    req.session()?;
+    req.answer("Joined customer support room", json!({}));
     Ok(())
 }

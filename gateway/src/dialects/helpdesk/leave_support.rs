@@ -4,14 +4,12 @@
 use serde_json::json;
 
 use super::tickets::ticket_id;
-use super::{Event, conversation_room};
+use super::{Request, conversation_room};
 use crate::error::WireError;
 
-pub async fn leave(event: &Event) -> Result<(), WireError> {
-    let id = ticket_id(&event.text("ticket_chat_id")?)?;
-    event
-        .socket
-        .leave(conversation_room(&event.hd.tenant(), &id));
-    event.answer("Left support room", json!({}));
+pub async fn leave(req: &Request) -> Result<(), WireError> {
+    let id = ticket_id(&req.text("ticket_chat_id")?)?;
+    req.socket.leave(conversation_room(&req.hd.tenant(), &id));
+    req.answer("Left support room", json!({}));
     Ok(())
 }

@@ -7,27 +7,26 @@ use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::{Value, json};
 
 use super::tickets::{Ticket, ticket};
-use super::{Event, text};
+use super::{Request, text};
 use crate::error::WireError;
 
-pub async fn mark_read(event: &Event) -> Result<(), WireError> {
+pub async fn mark_read(req: &Request) -> Result<(), WireError> {
     let Ticket {
         view,
         customer: actor,
         ..
-    } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    entity(&event.data)?;
+    } = ticket(req, &req.text("ticket_chat_id")?).await?;
+    entity(&req.data)?;
     let room = Room::new(
         view.room.tenant.clone(),
         Kind::Conversation,
         view.room.id.clone(),
     );
-    event
-        .state
+    req.state
         .read_your_writes(conversation_messages::NAME)
         .await;
     let latest = conversation_messages::page(
-        event.state.log.db(),
+        req.state.log.db(),
         &room,
         Visibility::Everyone,
         &Cursor::Latest,
@@ -35,13 +34,12 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
     )
     .await?;
     if let Some(last) = latest.messages.last() {
-        event
-            .state
+        req.state
             .commands
             .on_conversation(
-                &event.origin_as(&actor),
+                &req.origin_as(&actor),
                 "mark_conversation_read",
-                &event.room(&room.id),
+                &req.room(&room.id),
                 Action::MarkRead {
                     ids: vec![last.message_id.clone()],
                 },
@@ -49,7 +47,7 @@ pub async fn mark_read(event: &Event) -> Result<(), WireError> {
             )
             .await?;
     }
-    event.answer("Marked as read", json!({}));
+    req.answer("Marked as read", json!({}));
     Ok(())
 }
 

@@ -134,7 +134,7 @@ pub fn conversation_room(tenant: &TenantId, id: &ConversationId) -> String {
 }
 
 /// One inbound event of this namespace.
-pub struct Event {
+pub struct Request {
     pub state: AppState,
     pub socket: SocketRef,
     pub name: String,
@@ -143,7 +143,7 @@ pub struct Event {
     pub hd: HelpdeskSocket,
 }
 
-impl Event {
+impl Request {
     fn sid(&self) -> String {
         self.socket.id.to_string()
     }
@@ -368,17 +368,17 @@ impl HelpdeskSocket {
 }
 
 /// Route one event.
-pub async fn dispatch(event: &Event) -> Result<(), WireError> {
-    match event.name.as_str() {
-        "enter_customer_support" => enter_customer_support::enter_customer(event).await,
-        "enter_support" => enter_support::enter(event).await,
-        "leave_support" => leave_support::leave(event).await,
-        "support" => support::support(event).await,
-        "mark_conversation_read" => mark_conversation_read::mark_read(event).await,
-        "close_support" => close_support::close(event).await,
-        "review_support" => review_support::review(event).await,
-        "call_support" => call_support::call(event).await,
-        "close_call_support" => close_call_support::close(event).await,
+pub async fn dispatch(req: &Request) -> Result<(), WireError> {
+    match req.name.as_str() {
+        "enter_customer_support" => enter_customer_support::enter_customer(req).await,
+        "enter_support" => enter_support::enter(req).await,
+        "leave_support" => leave_support::leave(req).await,
+        "support" => support::support(req).await,
+        "mark_conversation_read" => mark_conversation_read::mark_read(req).await,
+        "close_support" => close_support::close(req).await,
+        "review_support" => review_support::review(req).await,
+        "call_support" => call_support::call(req).await,
+        "close_call_support" => close_call_support::close(req).await,
         other => Err(WireError::new(
             ErrorCode::ValidationError,
             format!("no helpdesk event {other:?}"),

@@ -5,28 +5,27 @@ use domain::conversation::{Action, Rating, Remark};
 use serde_json::{Value, json};
 
 use super::tickets::{Ticket, ticket};
-use super::{Event, optional_text};
+use super::{Request, optional_text};
 use crate::error::WireError;
 
-pub async fn review(event: &Event) -> Result<(), WireError> {
+pub async fn review(req: &Request) -> Result<(), WireError> {
     let Ticket {
         view,
         customer: actor,
         ..
-    } = ticket(event, &event.text("ticket_chat_id")?).await?;
-    let (rating, review, comment) = review_request(&event.data)?;
-    event
-        .state
+    } = ticket(req, &req.text("ticket_chat_id")?).await?;
+    let (rating, review, comment) = review_request(&req.data)?;
+    req.state
         .commands
         .on_conversation(
-            &event.origin_as(&actor),
+            &req.origin_as(&actor),
             "review_support",
-            &event.room(&view.room.id),
+            &req.room(&view.room.id),
             Action::Rate { rating, comment },
             None,
         )
         .await?;
-    event.answer(
+    req.answer(
         "Review noted",
         json!({
             "rating": rating.as_str(),

@@ -8,7 +8,7 @@ use domain::message::{MessageBody, MessageMetadata};
 use serde_json::{Value, json};
 
 use super::tickets::{open, ticket};
-use super::{Event, optional_text, text};
+use super::{Request, optional_text, text};
 use crate::error::{ErrorCode, WireError};
 
 /// A `support` message, decoded and checked as far as it can be without
@@ -45,17 +45,17 @@ pub(super) fn support_request(data: &Value) -> Result<SupportRequest, WireError>
     })
 }
 
-pub async fn support(event: &Event) -> Result<(), WireError> {
-    let (session, actor) = event.session()?;
+pub async fn support(req: &Request) -> Result<(), WireError> {
+    let (session, actor) = req.session()?;
     let SupportRequest {
         body,
         attachment,
         metadata,
         ticket: named,
-    } = support_request(&event.data)?;
+    } = support_request(&req.data)?;
     let id = match named {
         Some(raw) => {
-            let view = ticket(event, &raw).await?.view;
+            let view = ticket(req, &raw).await?.view;
             if view.status.is_over() {
                 return Err(WireError::new(
                     ErrorCode::InvalidState,
@@ -64,7 +64,7 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
             }
             view.room.id
         }
-        None => open(event, &session, &actor).await?,
+        None => open(req, &session, &actor).await?,
     };
     // Attachment details are kept with the message, as the client sent them.
     let metadata = match (attachment, metadata) {
@@ -78,18 +78,17 @@ pub async fn support(event: &Event) -> Result<(), WireError> {
         metadata,
         ..NewMessage::text(MessageId::generate(), body)
     };
-    event
-        .state
+    req.state
         .commands
         .on_conversation(
-            &event.origin_as(&actor),
+            &req.origin_as(&actor),
             "support",
-            &event.room(&id),
+            &req.room(&id),
             Action::PostMessage(message),
             None,
         )
         .await?;
-    event.answer_as(
+    req.answer_as(
         "support_echo",
         "support_echo",
         json!({ "ticket_chat_id": id.as_str() }),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use uuid::Uuid;
 
-use super::{CHATBOT, Event, MAX_OPEN, session_id};
+use super::{CHATBOT, MAX_OPEN, Request, session_id};
 use crate::error::WireError;
 
 /// A `ticket_chat_id` (no IO).
@@ -20,7 +20,7 @@ pub(super) fn ticket_id(raw: &str) -> Result<ConversationId, WireError> {
 }
 
 /// The session an event names, if it names one (else it is the socket's);
-/// as [`Event::bound_or_named`] reads it (no IO).
+/// as [`Request::bound_or_named`] reads it (no IO).
 pub(super) fn named_session(data: &Value) -> Result<Option<SessionId>, WireError> {
     match data.get("session_id") {
         Some(Value::String(_)) => session_id(data).map(Some),
@@ -44,11 +44,11 @@ pub(super) fn unknown(raw: &str) -> WireError {
 /// run concurrently). Whose it is is settled before its state counts for
 /// anything, and every refusal is the same: another's conversation cannot
 /// be told from one that does not exist.
-pub async fn ticket(event: &Event, raw: &str) -> Result<Ticket, WireError> {
+pub async fn ticket(req: &Request, raw: &str) -> Result<Ticket, WireError> {
     let id = ticket_id(raw)?;
-    let named = event.named_or_bound()?;
-    event.state.read_your_writes(support::NAME).await;
-    let view = support::get(event.state.log.db(), &event.hd.tenant(), &id)
+    let named = req.named_or_bound()?;
+    req.state.read_your_writes(support::NAME).await;
+    let view = support::get(req.state.log.db(), &req.hd.tenant(), &id)
         .await?
         .ok_or_else(|| unknown(raw))?;
     let Some(opened_under) = view.session_id.clone() else {
@@ -57,7 +57,7 @@ pub async fn ticket(event: &Event, raw: &str) -> Result<Ticket, WireError> {
     let (session, customer) = match named.clone() {
         Some(named) => named,
         None => {
-            let customer = event.hd.customer(&opened_under)?;
+            let customer = req.hd.customer(&opened_under)?;
             (opened_under.clone(), customer)
         }
     };
@@ -65,7 +65,7 @@ pub async fn ticket(event: &Event, raw: &str) -> Result<Ticket, WireError> {
         return Err(unknown(raw));
     }
     if named.is_none() {
-        event.hd.bind(&session)?;
+        req.hd.bind(&session)?;
     }
     Ok(Ticket {
         view,
@@ -88,7 +88,7 @@ pub(super) static OPENING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex
 
 /// Open a conversation for the session, unless it has [`MAX_OPEN`] open.
 pub(super) async fn open(
-    event: &Event,
+    req: &Request,
     session: &SessionId,
     actor: &Actor,
 ) -> Result<ConversationId, WireError> {
@@ -101,9 +101,9 @@ pub(super) async fn open(
         .clone();
     let outcome = async {
         let _turn = lock.lock().await;
-        event.state.read_your_writes(support::NAME).await;
+        req.state.read_your_writes(support::NAME).await;
         let open =
-            support::open_for_customer(event.state.log.db(), &actor.tenant, session, &actor.user)
+            support::open_for_customer(req.state.log.db(), &actor.tenant, session, &actor.user)
                 .await?;
         if open >= MAX_OPEN {
             return Err(WireError::validation(format!(
@@ -114,14 +114,14 @@ pub(super) async fn open(
         let details = SupportDetails {
             chatbot_id: Some(ChatbotId::parse(CHATBOT)?),
             session_id: Some(session.clone()),
-            user_agent: header(event, "user-agent"),
-            ip_address: header(event, "x-forwarded-for")
+            user_agent: header(req, "user-agent"),
+            ip_address: header(req, "x-forwarded-for")
                 .and_then(|l| l.split(',').next().map(|ip| ip.trim().to_owned())),
             referrer: None,
         };
-        event.state.commands.on_conversation(&event.origin_as(actor), "open", &event.room(&id), Action::Start(details), None).await?;
+        req.state.commands.on_conversation(&req.origin_as(actor), "open", &req.room(&id), Action::Start(details), None).await?;
         // Counted from now on.
-        event.state.read_your_writes(support::NAME).await;
+        req.state.read_your_writes(support::NAME).await;
         Ok(id)
     }
     .await;
@@ -133,9 +133,8 @@ pub(super) async fn open(
     outcome
 }
 
-pub(super) fn header(event: &Event, name: &str) -> Option<String> {
-    event
-        .socket
+pub(super) fn header(req: &Request, name: &str) -> Option<String> {
+    req.socket
         .req_parts()
         .headers
         .get(name)

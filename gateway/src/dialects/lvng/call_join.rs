@@ -15,7 +15,7 @@ use domain::call::CallAction;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, call_room, decode_room, leave_disconnected, membership};
+use super::call_rooms::{JoinedCalls, call_room, decode_room, leave_disconnected, membership};
 use crate::dialect::Request;
 use crate::error::WireError;
 use crate::wire_time;

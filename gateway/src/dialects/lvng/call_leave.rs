@@ -7,7 +7,7 @@ use domain::call::{CallAction, LeaveReason};
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::{JoinedCalls, call_room, decode_room};
+use super::call_rooms::{JoinedCalls, call_room, decode_room};
 use crate::dialect::Request;
 use crate::error::WireError;
 use crate::wire_time;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::DIALECT;
-use super::calls::RoomRef;
+use super::call_rooms::RoomRef;
 use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
 use crate::wire_time;

@@ -11,8 +11,8 @@
 mod activity;
 mod call_join;
 mod call_leave;
+mod call_rooms;
 mod call_transcription;
-pub mod calls;
 mod channel_join;
 mod channel_leave;
 mod channel_update;
@@ -98,7 +98,7 @@ pub fn decode(input: &Inbound) -> Option<Result<Decoded, WireError>> {
         "presence:update" => decoded(presence::decode(input)),
         // The seed's heartbeat has no payload: nothing to decode.
         "presence:heartbeat" => decoded(Ok(())),
-        "call:join" | "call:leave" => decoded(calls::decode_room(input)),
+        "call:join" | "call:leave" => decoded(call_rooms::decode_room(input)),
         "call:transcription" => decoded(call_transcription::decode(input)),
         "swarm:subscribe" => decoded(swarm_subscribe::decode(input)),
         "swarm:unsubscribe" => decoded(swarm_unsubscribe::decode(input)),
@@ -128,7 +128,7 @@ impl Dialect for Lvng {
         admitted
             .socket
             .extensions
-            .insert(calls::JoinedCalls::default());
+            .insert(call_rooms::JoinedCalls::default());
     }
 
     async fn dispatch(&self, req: &Request) -> Option<Result<(), WireError>> {
@@ -137,7 +137,7 @@ impl Dialect for Lvng {
 
     /// A socket that goes leaves every call it was in.
     async fn disconnected(&self, state: &AppState, socket: &SocketRef, actor: &Actor) {
-        calls::on_disconnect(state, socket, actor).await;
+        call_rooms::on_disconnect(state, socket, actor).await;
     }
 
     fn render(&self, update: &Update, pushes: &mut Vec<Push>) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use socketioxide::socket::Sid;
 use std::time::Duration;
 
-use super::calls::{self, call_room};
+use super::call_rooms::{self, call_room};
 use super::swarm::{swarm_room, swarm_update};
 use super::{activity_room, ids, org_room, presence, render, room_name};
 use crate::dialect::{Push, ROOT};
@@ -297,7 +297,7 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
         } => (
             call_room(tenant, room_name),
             "call:participant_joined",
-            calls::participant_joined(room_name, user_id, user_name, *at),
+            call_rooms::participant_joined(room_name, user_id, user_name, *at),
             // The joiner has its `call:joined`.
             AllButOrigin,
         ),
@@ -312,7 +312,7 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
         } => (
             call_room(tenant, room_name),
             "call:participant_left",
-            calls::participant_left(room_name, user_id, user_name, *reason, *at),
+            call_rooms::participant_left(room_name, user_id, user_name, *reason, *at),
             // Not to the leaving socket (the push can beat its leaving the
             // room); the user's other devices in the call do hear it.
             AllButOrigin,
@@ -320,7 +320,7 @@ fn render_change(update: &Update) -> Option<(String, &'static str, Value, Audien
         Change::TranscriptSegmentRecorded(segment) => (
             call_room(&segment.tenant, &segment.room_name),
             "transcription:segment",
-            calls::transcription_segment(segment),
+            call_rooms::transcription_segment(segment),
             // Every screen in the call shows the transcript, the sender's too.
             Everyone,
         ),
