@@ -2,7 +2,7 @@
 //! SQLite and on PostgreSQL.
 
 use chrono::Utc;
-use cqrs_es::{AggregateError, CqrsFramework};
+use cqrs_es::{AggregateError, CqrsFramework, EventEnvelope, Query};
 use domain::DomainError;
 use domain::actor::{Actor, Role};
 use domain::conversation::{
@@ -12,7 +12,8 @@ use domain::ids::{ConversationId, MessageId, TenantId, UserId};
 use domain::message::MessageBody;
 use serde_json::json;
 use std::collections::HashMap;
-use store::aggregate::{META_COMMAND_ID, META_TENANT};
+use std::sync::{Arc, Mutex};
+use store::aggregate::{META_COMMAND_ID, META_POSITION, META_TENANT};
 use store::testing::TestDatabase;
 use store::{AggregateStore, Backend, EventLog, ExpectedVersion, NewEvent, both_backends};
 use uuid::Uuid;
@@ -93,6 +94,7 @@ both_backends!(
     a_burst_of_commands_on_one_conversation_lands_once_each_in_order,
     a_long_replay_is_snapshotted_even_when_nothing_is_written,
     a_snapshot_saved_after_its_events_lets_a_cold_node_skip_them,
+    committed_envelopes_name_the_log_position_of_each_event,
 );
 
 async fn commands_become_events_with_tenant_type_version_and_metadata(backend: Backend) {
@@ -378,4 +380,39 @@ async fn wait_for_snapshot(log: &EventLog) -> store::Snapshot {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("no snapshot was saved")
+}
+
+/// Keeps the positions the committed envelopes name.
+#[derive(Clone, Default)]
+struct Positions(Arc<Mutex<Vec<Option<String>>>>);
+
+#[async_trait::async_trait]
+impl Query<Conversation> for Positions {
+    async fn dispatch(&self, _: &str, events: &[EventEnvelope<Conversation>]) {
+        let mut seen = self.0.lock().unwrap();
+        seen.extend(
+            events
+                .iter()
+                .map(|e| e.metadata.get(META_POSITION).cloned()),
+        );
+    }
+}
+
+async fn committed_envelopes_name_the_log_position_of_each_event(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let log = EventLog::connect(db.url()).await.unwrap();
+    let positions = Positions::default();
+    let store = AggregateStore::new(log.clone(), 100, 100);
+    let cqrs = CqrsFramework::new(store, vec![Box::new(positions.clone())], ());
+    execute(&cqrs, &member(), Action::Join).await.unwrap();
+    execute(&cqrs, &member(), post("Hello")).await.unwrap();
+    let stored: Vec<Option<String>> = log
+        .read_stream(&stream(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| Some(e.position.to_string()))
+        .collect();
+    assert_eq!(stored.len(), 3, "opened, joined, posted");
+    assert_eq!(*positions.0.lock().unwrap(), stored);
 }
