@@ -85,11 +85,14 @@ pub trait Dialect: Send + Sync + 'static {
 /// Every dialect the server speaks (see `crate::dialects::all`).
 pub type Dialects = Arc<[Box<dyn Dialect>]>;
 
-/// Everything the dialects send for one change.
+/// Everything the Socket.IO dialects send for one change (a WebSocket
+/// dialect's connections render their own).
 pub fn render(dialects: &[Box<dyn Dialect>], update: &Update) -> Vec<Push> {
     let mut pushes = Vec::new();
     for dialect in dialects {
-        dialect.render(update, &mut pushes);
+        if !matches!(dialect.entry(), Entry::WebSocket) {
+            dialect.render(update, &mut pushes);
+        }
     }
     pushes
 }
