@@ -119,7 +119,7 @@ pub(super) async fn leave_disconnected(
             room = %room,
             code = %error.code,
             message = error.message,
-            "leaving a req on disconnect failed"
+            "leaving a call on disconnect failed"
         );
     }
 }
