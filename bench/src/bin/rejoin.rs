@@ -109,7 +109,7 @@ fn conversation_events(c: u64, messages: u64) -> Vec<ConversationEvent> {
             first_response_seconds: None,
             provenance: None,
             metadata: None,
-            number: Some(n as u64 + 1),
+            number: Some(n + 1),
             owner: None,
             at: start + Span::milliseconds(n as i64 * 10),
         }));
