@@ -26,6 +26,7 @@
 //! - [`knowledge`]: the `Article` aggregate (a tenant's knowledge base).
 //! - [`settings`]: the `SupportSettings` aggregate (a tenant's auto-assignment).
 //! - `cqrs`: `pure_aggregate!`, the cqrs-es glue every aggregate shares.
+//! - `testing` (tests only): the clock, tenant and actors the tests share.
 //! - [`error`]: [`DomainError`], the one error type of this layer.
 
 pub mod access_key;
@@ -42,6 +43,8 @@ pub mod presence;
 pub mod room;
 pub mod settings;
 pub mod swarm;
+#[cfg(test)]
+mod testing;
 pub mod tracking;
 
 pub use error::DomainError;

@@ -102,7 +102,7 @@ pub fn end_if_idle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
+    use crate::testing;
 
     fn load(agent: &str, active: u32) -> AgentLoad {
         AgentLoad {
@@ -149,9 +149,9 @@ mod tests {
 
     #[test]
     fn a_conversation_idle_for_the_timeout_is_ended_and_names_the_activity_it_saw() {
-        let tenant = TenantId::parse("acme").unwrap();
+        let tenant = testing::tenant();
         let conv = ConversationId::parse("c1").unwrap();
-        let last = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        let last = testing::at(0);
         let timeout = Duration::from_secs(300);
         let early = last + chrono::Duration::seconds(299);
         assert_eq!(

@@ -29,20 +29,11 @@ impl Room {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
     use super::*;
     use crate::actor::Role;
     use crate::conversation::{ConversationActivated, ConversationOpened, Status};
     use crate::ids::UserId;
-
-    fn at(second: u32) -> crate::Timestamp {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-    }
-
-    fn tenant() -> TenantId {
-        TenantId::parse("acme").unwrap()
-    }
+    use crate::testing::{at, tenant};
 
     fn opened(kind: Kind, id: &str) -> ConversationEvent {
         ConversationEvent::ConversationOpened(ConversationOpened {

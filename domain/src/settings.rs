@@ -195,25 +195,12 @@ crate::cqrs::pure_aggregate!(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use cqrs_es::test::TestFramework;
 
     use super::*;
+    use crate::testing::{actor, at, tenant};
 
     type SettingsTest = TestFramework<SupportSettings>;
-
-    fn at(second: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-    }
-
-    fn actor(user: &str, role: Role) -> Actor {
-        Actor {
-            user: UserId::parse(user).unwrap(),
-            tenant: TenantId::parse("acme").unwrap(),
-            role,
-            name: Some(user.to_uppercase()),
-        }
-    }
 
     fn admin() -> Actor {
         actor("ada", Role::Admin)
@@ -232,11 +219,11 @@ mod tests {
 
     fn changed(second: u32, enabled: bool, max: u32) -> SettingsEvent {
         SettingsEvent::AutoAssignmentChanged(AutoAssignmentChanged {
-            tenant: TenantId::parse("acme").unwrap(),
+            tenant: tenant(),
             enabled,
             max_concurrent: max,
             changed_by: UserId::parse("ada").unwrap(),
-            changed_by_name: "ADA".into(),
+            changed_by_name: "ada name".into(),
             at: at(second),
         })
     }
@@ -335,7 +322,7 @@ mod tests {
         assert_eq!(settings.auto_assignment(), AutoAssignment::Off);
         assert_eq!(settings.max_concurrent(), 7);
         assert_eq!(
-            SupportSettings::stream_id(&TenantId::parse("acme").unwrap()),
+            SupportSettings::stream_id(&tenant()),
             "support_settings/acme"
         );
         assert!(SupportSettings::owns_stream("support_settings/acme"));

@@ -239,26 +239,13 @@ crate::cqrs::pure_aggregate!(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use cqrs_es::test::TestFramework;
     use serde_json::json;
 
     use super::*;
+    use crate::testing::{actor, at, tenant};
 
     type SwarmTest = TestFramework<SwarmSession>;
-
-    fn at(second: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-    }
-
-    fn actor(user: &str, role: Role) -> Actor {
-        Actor {
-            user: UserId::parse(user).unwrap(),
-            tenant: TenantId::parse("acme").unwrap(),
-            role,
-            name: None,
-        }
-    }
 
     fn session() -> SwarmSessionId {
         SwarmSessionId::parse("swarm_9a8b7c6d").unwrap()
@@ -376,7 +363,7 @@ mod tests {
 
     #[test]
     fn streams_names_and_state() {
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant();
         assert_eq!(
             SwarmSession::stream_id(&acme, &session()),
             "swarm/acme/swarm_9a8b7c6d"

@@ -288,26 +288,13 @@ crate::cqrs::pure_aggregate!(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use cqrs_es::test::TestFramework;
     use serde_json::json;
 
     use super::*;
+    use crate::testing::{actor, at, tenant};
 
     type VisitorTest = TestFramework<Visitor>;
-
-    fn at(second: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-    }
-
-    fn actor(user: &str, role: Role) -> Actor {
-        Actor {
-            user: UserId::parse(user).unwrap(),
-            tenant: TenantId::parse("acme").unwrap(),
-            role,
-            name: None,
-        }
-    }
 
     fn visitor() -> Actor {
         actor("visitor-s1", Role::Customer)
@@ -471,7 +458,7 @@ mod tests {
 
     #[test]
     fn streams_names_and_state() {
-        let acme = TenantId::parse("acme").unwrap();
+        let acme = tenant();
         assert_eq!(
             Visitor::stream_id(&acme, &visitor().user),
             "visitor/acme/visitor-s1"

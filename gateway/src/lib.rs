@@ -50,8 +50,6 @@ pub use app::serve;
 pub use config::Config;
 pub use error::{GatewayError, WireError};
 
-/// Times on the wire: ISO 8601 in UTC with milliseconds, as JavaScript's
-/// `Date.toJSON()` writes them.
-pub fn wire_time(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+/// Times on the wire (defined in the `wire` crate, which the replay tool
+/// shares without linking the gateway).
+pub use wire::wire_time;

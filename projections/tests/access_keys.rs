@@ -1,66 +1,30 @@
 //! The access key read model, on SQLite and PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::CqrsFramework;
 use domain::access_key::{
     AccessKey, AccessKeyAction, AccessKeyCommand, KeyId, KeyKind, KeyLabel, KeyScope, KeySecret,
     PresentedKey,
 };
 use domain::actor::{Actor, Role};
-use domain::ids::{ChatbotId, TenantId, UserId};
+use domain::ids::{ChatbotId, UserId};
 use projections::Projector;
 use projections::access_keys::{self, AccessKeyView};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
-use uuid::Uuid;
+use store::{Backend, both_backends};
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    keys: CqrsFramework<AccessKey, AggregateStore<AccessKey>>,
-    clock: AtomicI64,
-}
+mod common;
+
+use common::{World, execute, metadata, person, t, tenant_id};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        Self {
-            keys: CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ()),
-            _db: db,
-            log,
-            clock: 0.into(),
-        }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
-    fn tick(&self) -> chrono::DateTime<Utc> {
-        t(self.clock.fetch_add(1, Ordering::SeqCst))
-    }
-
     async fn run(&self, who: &Actor, key: &str, action: AccessKeyAction) {
         let key_id = KeyId::parse(key).unwrap();
         let stream = AccessKey::stream_id(&who.tenant, &key_id);
-        let metadata = HashMap::from([
-            ("tenant".to_owned(), who.tenant.to_string()),
-            ("command_id".to_owned(), Uuid::now_v7().to_string()),
-        ]);
         let command = AccessKeyCommand {
             key_id,
             actor: who.clone(),
             at: self.tick(),
             action,
         };
-        self.keys
-            .execute_with_metadata(&stream, command, metadata)
+        execute(&self.keys, &stream, command, metadata(&who.tenant))
             .await
             .unwrap();
     }
@@ -82,12 +46,7 @@ impl World {
     }
 
     async fn caught_up(&self, projector: &Projector) {
-        assert!(
-            projector
-                .wait_for(access_keys::NAME, self.log.head(), Duration::from_secs(10))
-                .await,
-            "access_keys did not catch up"
-        );
+        self.wait_for(projector, &[access_keys::NAME]).await;
     }
 
     async fn find(&self, key: &str) -> Option<AccessKeyView> {
@@ -97,23 +56,14 @@ impl World {
     }
 
     async fn list(&self, tenant: &str) -> Vec<AccessKeyView> {
-        access_keys::list(self.log.db(), &TenantId::parse(tenant).unwrap())
+        access_keys::list(self.log.db(), &tenant_id(tenant))
             .await
             .unwrap()
     }
 }
 
-fn t(second: i64) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
-}
-
 fn admin(tenant: &str) -> Actor {
-    Actor {
-        user: UserId::parse(format!("admin-of-{tenant}")).unwrap(),
-        tenant: TenantId::parse(tenant).unwrap(),
-        role: Role::Admin,
-        name: Some("Admin".into()),
-    }
+    person(tenant, &format!("admin-of-{tenant}"), Role::Admin)
 }
 
 fn chatbot(raw: &str) -> ChatbotId {

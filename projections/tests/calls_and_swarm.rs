@@ -1,60 +1,22 @@
 //! The call and swarm read models, on SQLite and PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::{Aggregate, CqrsFramework};
-use domain::DomainError;
 use domain::actor::{Actor, Role};
 use domain::call::{
     Call, CallAction, CallCommand, LeaveReason, Membership, RoomName, TranscriptSegment,
 };
-use domain::ids::{TenantId, UserId};
 use domain::swarm::{SwarmAction, SwarmCommand, SwarmSession, SwarmSessionId, SwarmStep};
+use projections::Projector;
 use projections::calls::{self, CallStatus, Sessions::All, Sessions::TakenPartIn};
 use projections::swarm_steps;
 use projections::update::Change;
-use projections::{Projector, Update};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
-use tokio::sync::broadcast;
-use uuid::Uuid;
+use store::{Backend, both_backends};
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    calls: CqrsFramework<Call, AggregateStore<Call>>,
-    swarms: CqrsFramework<SwarmSession, AggregateStore<SwarmSession>>,
-    clock: AtomicI64,
-}
+mod common;
+
+use common::{World, execute, from_socket, next, person, t, tenant_id, user};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        Self {
-            calls: CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ()),
-            swarms: CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ()),
-            _db: db,
-            log,
-            clock: 0.into(),
-        }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
-    /// The next distinct, increasing command time.
-    fn tick(&self) -> chrono::DateTime<Utc> {
-        t(self.clock.fetch_add(1, Ordering::SeqCst))
-    }
-
     async fn call(&self, who: &Actor, room: &str, action: CallAction) {
         let room = RoomName::parse(room).unwrap();
         let stream = Call::stream_id(&who.tenant, &room);
@@ -64,7 +26,9 @@ impl World {
             at: self.tick(),
             action,
         };
-        execute(&self.calls, who, &stream, command).await.unwrap();
+        execute(&self.calls, &stream, command, from_socket(who))
+            .await
+            .unwrap();
     }
 
     async fn say(&self, who: &Actor, room: &str, text: &str) {
@@ -81,50 +45,14 @@ impl World {
             at: self.tick(),
             action: SwarmAction::RecordStep(SwarmStep::parse(step).unwrap()),
         };
-        execute(&self.swarms, who, &stream, command).await.unwrap();
+        execute(&self.swarms, &stream, command, from_socket(who))
+            .await
+            .unwrap();
     }
 
     async fn caught_up(&self, projector: &Projector) {
-        for name in [calls::NAME, swarm_steps::NAME] {
-            assert!(
-                projector
-                    .wait_for(name, self.log.head(), Duration::from_secs(10))
-                    .await,
-                "{name} did not catch up"
-            );
-        }
-    }
-}
-
-async fn execute<A>(
-    framework: &CqrsFramework<A, AggregateStore<A>>,
-    who: &Actor,
-    stream: &str,
-    command: A::Command,
-) -> Result<(), cqrs_es::AggregateError<DomainError>>
-where
-    A: Aggregate<Error = DomainError> + 'static,
-{
-    let metadata = HashMap::from([
-        ("tenant".to_owned(), who.tenant.to_string()),
-        ("command_id".to_owned(), Uuid::now_v7().to_string()),
-        ("socket_id".to_owned(), format!("socket-of-{}", who.user)),
-    ]);
-    framework
-        .execute_with_metadata(stream, command, metadata)
-        .await
-}
-
-fn t(second: i64) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
-}
-
-fn person(tenant: &str, user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse(tenant).unwrap(),
-        role,
-        name: Some(user.to_uppercase()),
+        self.wait_for(projector, &[calls::NAME, swarm_steps::NAME])
+            .await;
     }
 }
 
@@ -137,19 +65,8 @@ fn join() -> CallAction {
     })
 }
 
-fn tenant(raw: &str) -> TenantId {
-    TenantId::parse(raw).unwrap()
-}
-
 fn room(raw: &str) -> RoomName {
     RoomName::parse(raw).unwrap()
-}
-
-async fn next(updates: &mut broadcast::Receiver<Arc<Update>>) -> Arc<Update> {
-    tokio::time::timeout(Duration::from_secs(10), updates.recv())
-        .await
-        .expect("an update")
-        .unwrap()
 }
 
 both_backends!(
@@ -184,7 +101,7 @@ async fn a_call_is_projected_with_its_participants_and_its_segments_in_order(bac
         .await; // t6
     world.caught_up(&projector).await;
 
-    let sessions = calls::transcript(world.log.db(), &tenant("acme"), &room("standup"), All)
+    let sessions = calls::transcript(world.log.db(), &tenant_id("acme"), &room("standup"), All)
         .await
         .unwrap()
         .expect("the room had a call");
@@ -225,7 +142,7 @@ async fn a_call_is_projected_with_its_participants_and_its_segments_in_order(bac
             .all(|w| w[0].position < w[1].position)
     );
     // A room that never had a call is not an empty transcript.
-    let none = calls::transcript(world.log.db(), &tenant("acme"), &room("nobody"), All)
+    let none = calls::transcript(world.log.db(), &tenant_id("acme"), &room("nobody"), All)
         .await
         .unwrap();
     assert!(none.is_none());
@@ -252,7 +169,7 @@ async fn a_room_called_again_keeps_its_sessions_apart(backend: Backend) {
     world.call(&bob, "r", join()).await;
     world.caught_up(&projector).await;
 
-    let sessions = calls::transcript(world.log.db(), &tenant("acme"), &room("r"), All)
+    let sessions = calls::transcript(world.log.db(), &tenant_id("acme"), &room("r"), All)
         .await
         .unwrap()
         .unwrap();
@@ -304,7 +221,7 @@ async fn a_customer_reads_only_the_sessions_they_took_part_in(backend: Backend) 
     world.caught_up(&projector).await;
 
     let db = world.log.db();
-    let (acme, r) = (tenant("acme"), room("r"));
+    let (acme, r) = (tenant_id("acme"), room("r"));
     let read = |which| calls::transcript(db, &acme, &r, which);
     let summary = |sessions: Vec<calls::CallSessionView>| -> Vec<(u64, Vec<String>, Vec<String>)> {
         sessions
@@ -342,7 +259,7 @@ async fn a_customer_reads_only_the_sessions_they_took_part_in(backend: Backend) 
     let bob_took_part = read(TakenPartIn(&bob.user)).await.unwrap().unwrap();
     assert_eq!(bob_took_part.len(), 2);
     assert_eq!(read(All).await.unwrap().unwrap().len(), 2);
-    let stranger = UserId::parse("eve").unwrap();
+    let stranger = user("eve");
     assert!(read(TakenPartIn(&stranger)).await.unwrap().is_none());
     projector.stop().await;
 }
@@ -420,7 +337,7 @@ async fn call_read_models_never_mix_tenants(backend: Backend) {
         ("acme", "ana", "acme secret"),
         ("globex", "gus", "globex secret"),
     ] {
-        let sessions = calls::transcript(db, &tenant(name), &room("shared"), All)
+        let sessions = calls::transcript(db, &tenant_id(name), &room("shared"), All)
             .await
             .unwrap()
             .unwrap();
@@ -438,13 +355,18 @@ async fn call_read_models_never_mix_tenants(backend: Backend) {
             .collect();
         assert_eq!(who, [user]);
     }
-    let ana_id = UserId::parse("ana").unwrap();
-    let mine = calls::transcript(db, &tenant("acme"), &room("shared"), TakenPartIn(&ana_id))
-        .await
-        .unwrap();
+    let ana_id = user("ana");
+    let mine = calls::transcript(
+        db,
+        &tenant_id("acme"),
+        &room("shared"),
+        TakenPartIn(&ana_id),
+    )
+    .await
+    .unwrap();
     assert_eq!(mine.map(|s| s.len()), Some(1));
     for (name, raw) in [("globex", "shared"), ("acme", "other")] {
-        let none = calls::transcript(db, &tenant(name), &room(raw), TakenPartIn(&ana_id))
+        let none = calls::transcript(db, &tenant_id(name), &room(raw), TakenPartIn(&ana_id))
             .await
             .unwrap();
         assert!(none.is_none(), "{name} {raw}");
@@ -462,7 +384,7 @@ async fn swarm_steps_are_projected_in_sequence_order_and_read_in_pages(backend: 
             .await;
     }
     world.caught_up(&projector).await;
-    let (db, acme) = (world.log.db(), tenant("acme"));
+    let (db, acme) = (world.log.db(), tenant_id("acme"));
     let session = SwarmSessionId::parse("swarm_1").unwrap();
     let mut after = 0;
     let mut got = Vec::new();
@@ -521,10 +443,15 @@ async fn swarm_steps_are_published_and_never_mix_tenants_or_sessions(backend: Ba
         ("acme", "s2", vec!["acme s2"]),
         ("globex", "s2", vec![]),
     ] {
-        let steps =
-            swarm_steps::steps_after(db, &tenant(t), &SwarmSessionId::parse(s).unwrap(), 0, 100)
-                .await
-                .unwrap();
+        let steps = swarm_steps::steps_after(
+            db,
+            &tenant_id(t),
+            &SwarmSessionId::parse(s).unwrap(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
         let who: Vec<&str> = steps
             .iter()
             .map(|x| x.step["who"].as_str().unwrap())

@@ -1,71 +1,33 @@
 //! The knowledge base read model and its full-text search, on SQLite and
 //! PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::CqrsFramework;
-use domain::actor::{Actor, Role};
-use domain::ids::{ArticleId, TenantId, UserId};
+use domain::actor::Role;
+use domain::ids::ArticleId;
 use domain::knowledge::{
     Article, ArticleAction, ArticleBody, ArticleCommand, ArticleContent, ArticleTitle, Category,
     Tags,
 };
 use projections::Projector;
 use projections::knowledge::{self, ArticleHit, ArticleView, KnowledgeQuery};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
-use uuid::Uuid;
+use store::{Backend, both_backends};
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    articles: CqrsFramework<Article, AggregateStore<Article>>,
-    clock: AtomicI64,
-}
+mod common;
+
+use common::{World, execute, metadata, person, tenant_id};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        Self {
-            articles: CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ()),
-            _db: db,
-            log,
-            clock: 0.into(),
-        }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
     async fn run(&self, tenant: &str, article: &str, action: ArticleAction) {
-        let admin = Actor {
-            user: UserId::parse("ada").unwrap(),
-            tenant: TenantId::parse(tenant).unwrap(),
-            role: Role::Admin,
-            name: Some("Ada".into()),
-        };
+        let admin = person(tenant, "ada", Role::Admin);
         let article = ArticleId::parse(article).unwrap();
         let stream = Article::stream_id(&admin.tenant, &article);
-        let metadata = HashMap::from([
-            ("tenant".to_owned(), tenant.to_owned()),
-            ("command_id".to_owned(), Uuid::now_v7().to_string()),
-        ]);
-        let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
-            + Span::seconds(self.clock.fetch_add(1, Ordering::SeqCst));
+        let metadata = metadata(&admin.tenant);
         let command = ArticleCommand {
             article,
             actor: admin,
-            at,
+            at: self.tick(),
             action,
         };
-        self.articles
-            .execute_with_metadata(&stream, command, metadata)
+        execute(&self.articles, &stream, command, metadata)
             .await
             .unwrap();
     }
@@ -80,12 +42,7 @@ impl World {
     }
 
     async fn caught_up(&self, projector: &Projector) {
-        assert!(
-            projector
-                .wait_for(knowledge::NAME, self.log.head(), Duration::from_secs(10))
-                .await,
-            "kb_articles did not catch up"
-        );
+        self.wait_for(projector, &[knowledge::NAME]).await;
     }
 
     async fn search(&self, tenant: &str, text: &str) -> Vec<ArticleHit> {
@@ -105,22 +62,16 @@ impl World {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             limit: 10,
         };
-        knowledge::search(self.log.db(), &TenantId::parse(tenant).unwrap(), &query)
+        knowledge::search(self.log.db(), &tenant_id(tenant), &query)
             .await
             .unwrap()
     }
 
     async fn list(&self, tenant: &str) -> Vec<ArticleView> {
-        knowledge::list(
-            self.log.db(),
-            &TenantId::parse(tenant).unwrap(),
-            None,
-            0,
-            50,
-        )
-        .await
-        .unwrap()
-        .0
+        knowledge::list(self.log.db(), &tenant_id(tenant), None, 0, 50)
+            .await
+            .unwrap()
+            .0
     }
 }
 
@@ -308,7 +259,7 @@ async fn an_update_replaces_the_indexed_text_and_a_delete_removes_it(backend: Ba
     assert!(world.list("acme").await.is_empty());
     let gone = knowledge::get(
         world.log.db(),
-        &TenantId::parse("acme").unwrap(),
+        &tenant_id("acme"),
         &ArticleId::parse("kb_1").unwrap(),
     )
     .await

@@ -1,7 +1,5 @@
 //! The presence read model, on SQLite and PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::CqrsFramework;
 use domain::ids::{TenantId, UserId};
 use domain::presence::{
     CustomStatus, Presence, PresenceAction, PresenceCommand, PresenceReason, PresenceStatus,
@@ -10,39 +8,17 @@ use domain::presence::{
 use projections::Projector;
 use projections::presence::{self, PresenceView};
 use projections::update::Change;
-use std::collections::HashMap;
-use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
-use uuid::Uuid;
+use store::{Backend, both_backends};
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    cqrs: CqrsFramework<Presence, AggregateStore<Presence>>,
-}
+mod common;
+
+use common::{World, execute, metadata, next_changes, t, tenant_id};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        let cqrs = CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ());
-        Self { _db: db, log, cqrs }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
     /// Run `action` for `user` of `tenant` at second `second`.
     async fn run(&self, tenant: &str, user: &str, second: i64, action: PresenceAction) {
         let (tenant, user) = ids(tenant, user);
-        let metadata = HashMap::from([
-            ("tenant".to_owned(), tenant.to_string()),
-            ("command_id".to_owned(), Uuid::now_v7().to_string()),
-        ]);
+        let metadata = metadata(&tenant);
         let stream = Presence::stream_id(&tenant, &user);
         let command = PresenceCommand {
             user_name: user.as_str().to_uppercase(),
@@ -51,19 +27,13 @@ impl World {
             at: t(second),
             action,
         };
-        self.cqrs
-            .execute_with_metadata(&stream, command, metadata)
+        execute(&self.presence, &stream, command, metadata)
             .await
             .unwrap();
     }
 
     async fn caught_up(&self, projector: &Projector) {
-        assert!(
-            projector
-                .wait_for(presence::NAME, self.log.head(), Duration::from_secs(10))
-                .await,
-            "presence did not catch up"
-        );
+        self.wait_for(projector, &[presence::NAME]).await;
     }
 
     async fn get(&self, tenant: &str, user: &str) -> PresenceView {
@@ -75,33 +45,8 @@ impl World {
     }
 }
 
-/// The next `n` updates, waiting for each (updates are published just
-/// after the checkpoint moves, so a caught-up projection may not have sent
-/// them yet).
-async fn next_updates(
-    updates: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<projections::Update>>,
-    n: usize,
-) -> Vec<Change> {
-    let mut got = Vec::new();
-    for _ in 0..n {
-        let update = tokio::time::timeout(Duration::from_secs(10), updates.recv())
-            .await
-            .expect("an update in time")
-            .expect("the update channel is open");
-        got.push(update.change.clone());
-    }
-    got
-}
-
-fn t(second: i64) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
-}
-
 fn ids(tenant: &str, user: &str) -> (TenantId, UserId) {
-    (
-        TenantId::parse(tenant).unwrap(),
-        UserId::parse(user).unwrap(),
-    )
+    (tenant_id(tenant), common::user(user))
 }
 
 fn set(status: &str, custom: Option<&str>, text: Option<&str>) -> PresenceAction {
@@ -181,7 +126,7 @@ async fn heartbeats_move_last_seen_only_and_publish_nothing(backend: Backend) {
     let bob = world.get("acme", "bob").await;
     assert_eq!(bob.status, PresenceStatus::Offline);
     assert_eq!(bob.last_seen_at, t(40));
-    let published: Vec<(String, PresenceStatus)> = next_updates(&mut updates, 2)
+    let published: Vec<(String, PresenceStatus)> = next_changes(&mut updates, 2)
         .await
         .into_iter()
         .map(|change| match change {
@@ -241,7 +186,7 @@ async fn status_changes_are_published_in_log_order(backend: Backend) {
     world.caught_up(&projector).await;
     let mut seen = Vec::new();
     // Exactly three: the heartbeat in between publishes nothing.
-    for change in next_updates(&mut updates, 3).await {
+    for change in next_changes(&mut updates, 3).await {
         if let Change::PresenceChanged {
             tenant,
             user_id,

@@ -1,50 +1,22 @@
 //! The projector and the conversation read models, on SQLite and PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
-use domain::conversation::{
-    Action, Conversation, ConversationCommand, Kind, MessageKind, NewMessage,
-};
-use domain::ids::{ConversationId, MessageId, TenantId, UserId};
+use domain::conversation::{Action, Kind, MessageKind, NewMessage};
+use domain::ids::{MessageId, TenantId};
 use domain::message::MessageBody;
 use projections::conversation_list::{self, ListQuery};
 use projections::conversation_messages::{self, Cursor, Visibility};
 use projections::rebuild::{Rebuild, snapshot};
 use projections::update::Change;
 use projections::{ProjectionError, Projector, Room};
-use std::collections::HashMap;
 use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
-use uuid::Uuid;
+use store::{Backend, both_backends};
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    cqrs: CqrsFramework<Conversation, AggregateStore<Conversation>>,
-    clock: std::sync::atomic::AtomicI64,
-}
+mod common;
+
+use common::{World, conv, from_socket, message, person, t, tenant_id, user};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        let cqrs = CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ());
-        Self {
-            _db: db,
-            log,
-            cqrs,
-            clock: 0.into(),
-        }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
     /// Run a command; every command gets a distinct, increasing time.
     async fn run(&self, who: &Actor, conversation: &str, action: Action) {
         self.run_in(Kind::Conversation, who, conversation, action)
@@ -52,81 +24,29 @@ impl World {
     }
 
     async fn run_in(&self, kind: Kind, who: &Actor, conversation: &str, action: Action) {
-        let second = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let command = ConversationCommand {
-            kind,
-            conversation: ConversationId::parse(conversation).unwrap(),
-            actor: who.clone(),
-            at: t(second),
-            action,
-        };
-        let metadata = HashMap::from([
-            ("tenant".to_owned(), who.tenant.to_string()),
-            ("command_id".to_owned(), Uuid::now_v7().to_string()),
-            ("socket_id".to_owned(), format!("socket-of-{}", who.user)),
-        ]);
-        let stream = Conversation::stream_id(kind, &who.tenant, &command.conversation);
-        self.cqrs
-            .execute_with_metadata(&stream, command, metadata)
+        let at = self.tick();
+        self.converse(kind, who, conversation, at, action, from_socket(who))
             .await
             .unwrap();
     }
 
     async fn post(&self, who: &Actor, conversation: &str, text: &str) -> MessageId {
-        let id = MessageId::generate();
-        self.run(
-            who,
-            conversation,
-            Action::PostMessage(NewMessage {
-                id: id.clone(),
-                body: MessageBody::parse(text).unwrap(),
-                optimistic_id: None,
-                thread_id: None,
-                mentions: vec![],
-                kind: MessageKind::Text,
-                provenance: None,
-                metadata: None,
-            }),
-        )
-        .await;
+        let (id, action) = message(text, MessageKind::Text);
+        self.run(who, conversation, action).await;
         id
     }
 
     /// Every projection has applied the whole log (read models compared
     /// whole need all of them, not only the conversation ones).
     async fn caught_up(&self, projector: &Projector) {
-        for projection in projections::all() {
-            let name = projection.name();
-            assert!(
-                projector
-                    .wait_for(name, self.log.head(), Duration::from_secs(10))
-                    .await,
-                "{name} did not catch up"
-            );
-        }
-    }
-}
-
-fn t(second: i64) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
-}
-
-fn person(tenant: &str, user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse(tenant).unwrap(),
-        role,
-        name: Some(user.to_uppercase()),
+        let names: Vec<&str> = projections::all().iter().map(|p| p.name()).collect();
+        self.wait_for(projector, &names).await;
     }
 }
 
 fn ids(tenant: &str, conversation: &str) -> (TenantId, Room) {
-    let tenant = TenantId::parse(tenant).unwrap();
-    let room = Room::new(
-        tenant.clone(),
-        Kind::Conversation,
-        ConversationId::parse(conversation).unwrap(),
-    );
+    let tenant = tenant_id(tenant);
+    let room = Room::new(tenant.clone(), Kind::Conversation, conv(conversation));
     (tenant, room)
 }
 
@@ -167,7 +87,7 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
                 body: MessageBody::parse("two").unwrap(),
                 optimistic_id: Some(domain::message::OptimisticId::parse("tmp_2").unwrap()),
                 thread_id: Some(first.clone()),
-                mentions: vec![UserId::parse("bob").unwrap()],
+                mentions: vec![user("bob")],
                 kind: MessageKind::Text,
                 provenance: None,
                 metadata: None,
@@ -194,7 +114,7 @@ async fn messages_are_projected_in_log_order_with_every_field(backend: Backend) 
     assert_eq!(two.author_role, Role::Customer);
     assert_eq!(two.optimistic_id.as_deref(), Some("tmp_2"));
     assert_eq!(two.thread_id.as_ref(), Some(&first));
-    assert_eq!(two.mentions, [UserId::parse("bob").unwrap()]);
+    assert_eq!(two.mentions, [user("bob")]);
     assert_eq!(two.created_at, t(2));
     assert!(page.messages[0].position < two.position);
     projector.stop().await;
@@ -447,7 +367,7 @@ async fn conversation_list_pages_and_filters_and_an_empty_page_past_the_end(back
     world.run(&cid, "c0", Action::Join).await;
     world.post(&ana, "a1", "bump").await; // a1 is now the most recent
     world.caught_up(&projector).await;
-    let tenant = TenantId::parse("acme").unwrap();
+    let tenant = tenant_id("acme");
     let db = world.log.db();
     let first = conversation_list::list(
         db,
@@ -770,7 +690,7 @@ async fn channels_are_listed_apart_from_conversations_with_their_settings(backen
         )
         .await;
     world.caught_up(&projector).await;
-    let tenant = TenantId::parse("acme").unwrap();
+    let tenant = tenant_id("acme");
     let list = |kind| {
         let query = ListQuery {
             kind,

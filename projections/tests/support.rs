@@ -1,15 +1,10 @@
 //! The support read model (`support_conversations`), the queue, metrics,
 //! and hidden robot messages, on SQLite and PostgreSQL.
 
-use chrono::{Duration as Span, TimeZone, Utc};
-use cqrs_es::CqrsFramework;
 use domain::actor::{Actor, Role};
-use domain::conversation::{
-    Action, Conversation, ConversationCommand, EndReason, Kind, MessageKind, NewMessage, Rating,
-    Status, SupportDetails,
-};
-use domain::ids::{ChatbotId, ConversationId, MessageId, SessionId, TenantId, UserId};
-use domain::message::{MessageBody, MessageMetadata};
+use domain::conversation::{Action, EndReason, Kind, MessageKind, Rating, Status, SupportDetails};
+use domain::ids::{ChatbotId, MessageId, SessionId};
+use domain::message::MessageMetadata;
 use projections::conversation_list;
 use projections::conversation_messages::{self, Cursor, Since, Visibility};
 use projections::support::{self, SupportChange, SupportQuery, SupportView};
@@ -19,31 +14,14 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::testing::TestDatabase;
-use store::{AggregateStore, Backend, EventLog, both_backends};
+use store::{Backend, both_backends};
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
-struct World {
-    _db: TestDatabase,
-    log: EventLog,
-    cqrs: CqrsFramework<Conversation, AggregateStore<Conversation>>,
-}
+mod common;
+
+use common::{World, conv, message, metadata, person, t, tenant_id, user};
 
 impl World {
-    async fn new(backend: Backend) -> Self {
-        let db = TestDatabase::new(backend).await;
-        let log = EventLog::connect(db.url()).await.unwrap();
-        let cqrs = CqrsFramework::new(AggregateStore::new(log.clone(), 100, 100), vec![], ());
-        Self { _db: db, log, cqrs }
-    }
-
-    async fn projector(&self) -> Projector {
-        Projector::start(self.log.clone(), projections::all())
-            .await
-            .unwrap()
-    }
-
     /// Run a command at `second` seconds past the test's epoch.
     async fn run(&self, second: i64, who: &Actor, conversation: &str, action: Action) {
         self.try_run(second, who, conversation, action)
@@ -58,21 +36,8 @@ impl World {
         conversation: &str,
         action: Action,
     ) -> Result<(), cqrs_es::AggregateError<domain::DomainError>> {
-        let command = ConversationCommand {
-            kind: Kind::Conversation,
-            conversation: ConversationId::parse(conversation).unwrap(),
-            actor: who.clone(),
-            at: t(second),
-            action,
-        };
-        let metadata = HashMap::from([
-            ("tenant".to_owned(), who.tenant.to_string()),
-            ("command_id".to_owned(), Uuid::now_v7().to_string()),
-        ]);
-        let stream =
-            Conversation::stream_id(Kind::Conversation, &who.tenant, &command.conversation);
-        self.cqrs
-            .execute_with_metadata(&stream, command, metadata)
+        let (kind, at) = (Kind::Conversation, t(second));
+        self.converse(kind, who, conversation, at, action, metadata(&who.tenant))
             .await
     }
 
@@ -83,35 +48,14 @@ impl World {
         conversation: &str,
         kind: MessageKind,
     ) -> MessageId {
-        let id = MessageId::generate();
-        self.run(
-            second,
-            who,
-            conversation,
-            Action::PostMessage(NewMessage {
-                id: id.clone(),
-                body: MessageBody::parse(format!("said at {second}")).unwrap(),
-                optimistic_id: None,
-                thread_id: None,
-                mentions: vec![],
-                kind,
-                provenance: None,
-                metadata: None,
-            }),
-        )
-        .await;
+        let (id, action) = message(format!("said at {second}"), kind);
+        self.run(second, who, conversation, action).await;
         id
     }
 
     async fn caught_up(&self, projector: &Projector) {
-        for name in [support::NAME, conversation_messages::NAME] {
-            assert!(
-                projector
-                    .wait_for(name, self.log.head(), Duration::from_secs(10))
-                    .await,
-                "{name} did not catch up"
-            );
-        }
+        self.wait_for(projector, &[support::NAME, conversation_messages::NAME])
+            .await;
     }
 
     async fn view(&self, tenant: &str, conversation: &str) -> SupportView {
@@ -120,31 +64,6 @@ impl World {
             .unwrap()
             .expect("a support conversation")
     }
-}
-
-fn t(second: i64) -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Span::seconds(second)
-}
-
-fn person(tenant: &str, user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse(tenant).unwrap(),
-        role,
-        name: Some(user.to_uppercase()),
-    }
-}
-
-fn tenant_id(tenant: &str) -> TenantId {
-    TenantId::parse(tenant).unwrap()
-}
-
-fn conv(id: &str) -> ConversationId {
-    ConversationId::parse(id).unwrap()
-}
-
-fn user(id: &str) -> UserId {
-    UserId::parse(id).unwrap()
 }
 
 fn query(tenant: &str) -> SupportQuery {

@@ -142,16 +142,16 @@ pub async fn conversation(
         "exists": summary.is_some(),
         "status": support.as_ref().map(|s| s.status.as_str()),
         "openedBy": summary.as_ref().map(|s| s.opened_by.as_str()),
-        "openedAt": summary.as_ref().map(|s| gateway::wire_time(s.opened_at)),
+        "openedAt": summary.as_ref().map(|s| wire::wire_time(s.opened_at)),
         "participants": summary.as_ref().map(|s| s.participants.iter().map(|p| json!({
             "userId": p.user_id.as_str(),
             "userName": p.user_name,
             "role": p.role.as_str(),
-            "joinedAt": gateway::wire_time(p.joined_at),
+            "joinedAt": wire::wire_time(p.joined_at),
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "messageCount": messages.len(),
         "messages": messages,
-        "support": support.as_ref().map(gateway::support::render::conversation),
+        "support": support.as_ref().map(wire::support::conversation),
         "queuePosition": queue_position,
     });
     db.close().await;
@@ -168,8 +168,8 @@ pub async fn metrics(log: &EventLog, tenant: &str, when: When) -> Result<Value, 
     let view = json!({
         "tenant": tenant.as_str(),
         "asOf": { "position": up_to, "eventsReplayed": events },
-        "metrics": gateway::support::render::metrics(&metrics),
-        "queue": queue.iter().map(gateway::support::render::queue_entry).collect::<Vec<_>>(),
+        "metrics": wire::support::metrics(&metrics),
+        "queue": queue.iter().map(wire::support::queue_entry).collect::<Vec<_>>(),
     });
     db.close().await;
     Ok(view)
@@ -191,9 +191,9 @@ fn message(m: &MessageView) -> Value {
             "users": r.users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "hidden": m.hidden,
-        "createdAt": gateway::wire_time(m.created_at),
-        "editedAt": m.edited_at.map(gateway::wire_time),
-        "deletedAt": m.deleted.as_ref().map(|d| gateway::wire_time(d.at)),
+        "createdAt": wire::wire_time(m.created_at),
+        "editedAt": m.edited_at.map(wire::wire_time),
+        "deletedAt": m.deleted.as_ref().map(|d| wire::wire_time(d.at)),
         "provenance": m.provenance.as_ref().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
     })
 }

@@ -1,10 +1,10 @@
 //! Given/when/then tests for every rule of the access key aggregate, and
 //! the parsing, hashing and checking of keys.
 
-use chrono::{TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 
 use super::*;
+use crate::testing::{actor, actor_in, at, tenant};
 
 type KeyTest = TestFramework<AccessKey>;
 
@@ -13,21 +13,8 @@ const SECRET: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c
 /// `sha256(SECRET)`, computed independently of this crate.
 const SECRET_SHA256: &str = "6c86c6aac5fb24bcf5d9939cb7d7d5645ce39418f449e03b262dd4fa14b4b92b";
 
-fn at(second: u32) -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-}
-
-fn actor(tenant: &str, user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse(tenant).unwrap(),
-        role,
-        name: Some(format!("{user} name")),
-    }
-}
-
 fn admin() -> Actor {
-    actor("acme", "ada", Role::Admin)
+    actor("ada", Role::Admin)
 }
 
 fn key_id() -> KeyId {
@@ -65,7 +52,7 @@ fn issue_widget(bot: &str) -> AccessKeyAction {
 
 fn issued(kind: KeyKind, bot: Option<&str>, second: u32) -> AccessKeyEvent {
     AccessKeyEvent::AccessKeyIssued(AccessKeyIssued {
-        tenant: TenantId::parse("acme").unwrap(),
+        tenant: tenant(),
         key_id: key_id(),
         kind,
         chatbot_id: bot.map(chatbot),
@@ -80,7 +67,7 @@ fn issued(kind: KeyKind, bot: Option<&str>, second: u32) -> AccessKeyEvent {
 
 fn revoked(second: u32) -> AccessKeyEvent {
     AccessKeyEvent::AccessKeyRevoked(AccessKeyRevoked {
-        tenant: TenantId::parse("acme").unwrap(),
+        tenant: tenant(),
         key_id: key_id(),
         revoked_by: UserId::parse("ada").unwrap(),
         revoked_by_name: "ada name".into(),
@@ -143,11 +130,7 @@ fn nobody_but_an_admin_issues_a_key() {
     ] {
         KeyTest::with(())
             .given_no_previous_events()
-            .when(command(
-                &actor("acme", "eve", role),
-                0,
-                issue_widget("bot-1"),
-            ))
+            .when(command(&actor("eve", role), 0, issue_widget("bot-1")))
             .then_expect_error(DomainError::Forbidden(format!(
                 "only admins manage keys, not the {role} role"
             )));
@@ -205,7 +188,7 @@ fn nobody_but_an_admin_revokes_a_key() {
     KeyTest::with(())
         .given(vec![issued(KeyKind::Widget, Some("bot-1"), 0)])
         .when(command(
-            &actor("acme", "sam", Role::Supervisor),
+            &actor("sam", Role::Supervisor),
             5,
             AccessKeyAction::Revoke,
         ))
@@ -219,7 +202,7 @@ fn another_tenants_admin_finds_no_such_key() {
     KeyTest::with(())
         .given(vec![issued(KeyKind::Widget, Some("bot-1"), 0)])
         .when(command(
-            &actor("globex", "gus", Role::Admin),
+            &actor_in("globex", "gus", Role::Admin),
             5,
             AccessKeyAction::Revoke,
         ))
@@ -389,7 +372,7 @@ fn labels_are_one_line_of_at_most_100_characters() {
 
 #[test]
 fn streams_are_per_tenant_and_key() {
-    let acme = TenantId::parse("acme").unwrap();
+    let acme = tenant();
     assert_eq!(
         AccessKey::stream_id(&acme, &key_id()),
         "access_key/acme/0123456789abcdef"

@@ -1,25 +1,12 @@
 //! Given/when/then tests for every rule of the call aggregate, and the
 //! parsing of its values.
 
-use chrono::{TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 
 use super::*;
+use crate::testing::{actor, at, tenant};
 
 type CallTest = TestFramework<Call>;
-
-fn at(second: u32) -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-}
-
-fn actor(user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse("acme").unwrap(),
-        role,
-        name: Some(format!("{user} name")),
-    }
-}
 
 fn ana() -> Actor {
     actor("ana", Role::Customer)
@@ -92,7 +79,7 @@ fn left(who: &Actor, session: u64, reason: LeaveReason, second: u32) -> CallEven
 
 fn ended(session: u64, second: u32) -> CallEvent {
     CallEvent::CallEnded(CallEnded {
-        tenant: TenantId::parse("acme").unwrap(),
+        tenant: tenant(),
         room_name: room(),
         session,
         at: at(second),
@@ -355,7 +342,7 @@ fn a_participants_segment_is_recorded_with_every_field() {
         ))
         .then_expect_events(vec![CallEvent::TranscriptSegmentRecorded(
             TranscriptSegmentRecorded {
-                tenant: TenantId::parse("acme").unwrap(),
+                tenant: tenant(),
                 room_name: room(),
                 session: 1,
                 user_id: UserId::parse("bob").unwrap(),
@@ -484,7 +471,7 @@ fn state_follows_the_events() {
 
 #[test]
 fn streams_are_per_tenant_and_room() {
-    let acme = TenantId::parse("acme").unwrap();
+    let acme = tenant();
     assert_eq!(
         Call::stream_id(&acme, &room()),
         "call/acme/call_engineering_standup"

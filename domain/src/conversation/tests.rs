@@ -1,27 +1,14 @@
 //! Given/when/then tests for every rule of the aggregate.
 
-use chrono::{TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 
 use super::*;
 use crate::actor::Role;
 use crate::ids::MessageId;
 use crate::message::{Emoji, MessageBody, OptimisticId};
+use crate::testing::{actor, at};
 
 type ConversationTest = TestFramework<Conversation>;
-
-fn at(second: u32) -> crate::Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-}
-
-fn actor(user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse("acme").unwrap(),
-        role,
-        name: Some(format!("{user} name")),
-    }
-}
 
 fn conv() -> ConversationId {
     ConversationId::parse("conv-1").unwrap()

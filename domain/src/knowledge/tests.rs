@@ -1,24 +1,11 @@
 //! Given/when/then tests for articles, and the parsed values beside them.
 
-use chrono::{TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 
 use super::*;
+use crate::testing::{actor, at, tenant};
 
 type ArticleTest = TestFramework<Article>;
-
-fn at(second: u32) -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, second).unwrap()
-}
-
-fn actor(user: &str, role: Role) -> Actor {
-    Actor {
-        user: UserId::parse(user).unwrap(),
-        tenant: TenantId::parse("acme").unwrap(),
-        role,
-        name: Some(user.to_uppercase()),
-    }
-}
 
 fn admin() -> Actor {
     actor("ada", Role::Admin)
@@ -48,7 +35,7 @@ fn command(who: &Actor, second: u32, action: ArticleAction) -> ArticleCommand {
 
 fn written(version: u64, title: &str, tags: &[&str], second: u32) -> ArticleWritten {
     ArticleWritten {
-        tenant: TenantId::parse("acme").unwrap(),
+        tenant: tenant(),
         article_id: id(),
         version,
         title: title.into(),
@@ -56,7 +43,7 @@ fn written(version: u64, title: &str, tags: &[&str], second: u32) -> ArticleWrit
         category: Some("account".into()),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         by: UserId::parse("ada").unwrap(),
-        by_name: "ADA".into(),
+        by_name: "ada name".into(),
         at: at(second),
     }
 }
@@ -139,11 +126,11 @@ fn creating_twice_is_refused() {
 #[test]
 fn a_deleted_article_is_gone_for_updates_and_deletes() {
     let deleted = ArticleEvent::ArticleDeleted(ArticleDeleted {
-        tenant: TenantId::parse("acme").unwrap(),
+        tenant: tenant(),
         article_id: id(),
         version: 2,
         by: UserId::parse("ada").unwrap(),
-        by_name: "ADA".into(),
+        by_name: "ada name".into(),
         at: at(9),
     });
     ArticleTest::with(())
@@ -189,7 +176,7 @@ fn titles_bodies_categories_and_tags_are_bounded_and_clean() {
 
 #[test]
 fn articles_live_on_their_own_streams() {
-    let stream = Article::stream_id(&TenantId::parse("acme").unwrap(), &id());
+    let stream = Article::stream_id(&tenant(), &id());
     assert_eq!(stream, "kb_article/acme/kb_1");
     assert!(Article::owns_stream(&stream));
     assert!(!Article::owns_stream("conversation/acme/kb_1"));

@@ -1,19 +1,11 @@
 //! Given/when/then tests for every rule of the aggregate, and its values.
 
-use chrono::{TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 
 use super::*;
+use crate::testing::{at, tenant};
 
 type PresenceTest = TestFramework<Presence>;
-
-fn at(second: u32) -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, second).unwrap()
-}
-
-fn acme() -> TenantId {
-    TenantId::parse("acme").unwrap()
-}
 
 fn ana() -> UserId {
     UserId::parse("ana").unwrap()
@@ -21,7 +13,7 @@ fn ana() -> UserId {
 
 fn command(second: u32, action: PresenceAction) -> PresenceCommand {
     PresenceCommand {
-        tenant: acme(),
+        tenant: tenant(),
         user: ana(),
         user_name: "Ana".into(),
         at: at(second),
@@ -45,7 +37,7 @@ fn changed(
     reason: PresenceReason,
 ) -> PresenceEvent {
     PresenceEvent::PresenceChanged(PresenceChanged {
-        tenant: acme(),
+        tenant: tenant(),
         user_id: ana(),
         user_name: "Ana".into(),
         status,
@@ -58,7 +50,7 @@ fn changed(
 
 fn heartbeat(second: u32, status: PresenceStatus, custom: Option<&str>) -> PresenceEvent {
     PresenceEvent::PresenceHeartbeatReceived(PresenceHeartbeatReceived {
-        tenant: acme(),
+        tenant: tenant(),
         user_id: ana(),
         user_name: "Ana".into(),
         status,
@@ -201,7 +193,7 @@ fn a_heartbeat_is_recorded_with_the_presence_as_it_stands() {
         .when(command(4, PresenceAction::Heartbeat))
         .then_expect_events(vec![PresenceEvent::PresenceHeartbeatReceived(
             PresenceHeartbeatReceived {
-                tenant: acme(),
+                tenant: tenant(),
                 user_id: ana(),
                 user_name: "Ana".into(),
                 status: PresenceStatus::Busy,
@@ -219,7 +211,7 @@ fn a_heartbeat_changes_no_status_even_after_a_timeout() {
         .when(command(6, PresenceAction::Heartbeat))
         .then_expect_events(vec![PresenceEvent::PresenceHeartbeatReceived(
             PresenceHeartbeatReceived {
-                tenant: acme(),
+                tenant: tenant(),
                 user_id: ana(),
                 user_name: "Ana".into(),
                 status: PresenceStatus::Offline,
@@ -351,7 +343,7 @@ fn event_names_are_their_serde_tags_and_are_versioned() {
         assert_eq!(tag, event.event_type());
         assert_eq!(tag, event.name());
         assert_eq!(event.event_version(), "1");
-        assert_eq!(event.tenant(), &acme());
+        assert_eq!(event.tenant(), &tenant());
         assert_eq!(
             serde_json::from_value::<PresenceEvent>(json).unwrap(),
             event
