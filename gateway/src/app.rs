@@ -43,12 +43,12 @@ pub async fn serve(
     );
     let projector = Projector::start(log.clone(), projections::all()).await?;
     let commands = Commands::new(&log, &config);
-    let support = crate::support::Support::default();
+    let nudges = crate::policies::Nudges::default();
     let assistant = crate::assistant::Assistant::from_config(&config)?;
     let limits = crate::limits::Limits::from_config(&config);
     let state = AppState::new(Inner {
         limits,
-        support,
+        nudges,
         config,
         log,
         commands,
@@ -72,7 +72,7 @@ pub async fn serve(
     socket::register(&io, &state.dialects);
     let push = tokio::spawn(push_updates(io.clone(), state.clone()));
     let reaper = Reaper::start(state.clone(), std::time::Instant::now());
-    let policies = crate::support::PolicyRunner::start(state.clone());
+    let policies = crate::policies::PolicyRunner::start(state.clone());
     let answers = crate::assistant::AssistantRunner::start(state.clone());
 
     let router = http::router().layer(layer).with_state(state.clone());

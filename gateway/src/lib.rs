@@ -24,8 +24,8 @@
 //! - [`presence`]: sockets per user on this node, and the reaper that times users out.
 //! - [`http`]: `/healthz` and the REST API.
 //! - [`limits`]: budgets and connection caps that hold across reconnects.
-//! - [`support`]: support settings, the policy runner (auto-assignment, idle
-//!   timeout) and the support JSON shapes.
+//! - [`policies`]: the support policies the server runs on its own
+//!   (auto-assignment, idle timeout) and tenants' support settings.
 //! - [`error`]: [`GatewayError`] and the client-facing [`WireError`].
 //! - [`fuzzing`]: what the fuzz targets feed the decoders, and their
 //!   invariants.
@@ -41,10 +41,10 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod limits;
+pub mod policies;
 pub mod presence;
 pub mod socket;
 pub mod state;
-pub mod support;
 
 pub use app::serve;
 pub use config::Config;

@@ -22,8 +22,8 @@ pub struct Inner {
     pub presence_tracker: PresenceTracker,
     pub projector: Projector,
     pub auth: Authenticator,
-    /// Support settings and the policy runner's inbox.
-    pub support: crate::support::Support,
+    /// The policy runner's inbox: tenants whose queue may now be served.
+    pub nudges: crate::policies::Nudges,
     /// Cancelled when shutdown begins: connections the HTTP server no longer
     /// tracks (upgraded WebSockets) close themselves.
     pub closing: tokio_util::sync::CancellationToken,

@@ -16,7 +16,7 @@
 //! - the support filters of `GET /api/v1/conversations` ([`Filters`]).
 //!
 //! "The conversation" is the chatbot seed's `IConversation` without its
-//! messages (see `support::render::conversation`).
+//! messages (see `wire::support::conversation`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -40,7 +40,7 @@ use super::Caller;
 use crate::commands::{Command, Origin};
 use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
-use crate::support::render;
+use wire::support as render;
 
 const DIALECT: &str = "http";
 
@@ -227,7 +227,7 @@ pub(super) async fn get_assignment(
     Caller(actor): Caller,
 ) -> Result<Json<Value>, WireError> {
     staff_only(&actor)?;
-    let settings = crate::support::settings(&state, &actor.tenant).await?;
+    let settings = crate::policies::settings(&state, &actor.tenant).await?;
     Ok(Json(assignment(&settings)))
 }
 
@@ -280,8 +280,8 @@ pub(super) async fn put_assignment(
         )
         .await?;
     // Turned on: the queue may be served at once.
-    state.support.nudge(&actor.tenant);
-    let settings = crate::support::settings(&state, &actor.tenant).await?;
+    state.nudges.nudge(&actor.tenant);
+    let settings = crate::policies::settings(&state, &actor.tenant).await?;
     Ok(Json(assignment(&settings)))
 }
 

@@ -125,7 +125,7 @@ async fn on_connect(
         crate::presence::socket_connected(&socket, &state, &actor).await;
     }
     // Auto-assignment may give a connected agent queued conversations.
-    crate::support::staff_connected(&state, &actor);
+    crate::policies::staff_connected(&state, &actor);
     let _ = socket.emit(
         "connected",
         &json!({

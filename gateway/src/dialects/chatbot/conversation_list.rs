@@ -24,8 +24,8 @@ use serde_json::json;
 use super::{list_room, reads};
 use crate::dialect::{Inbound, Request};
 use crate::error::WireError;
-use crate::support::render;
 use crate::wire_time;
+use wire::support as render;
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;

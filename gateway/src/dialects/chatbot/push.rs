@@ -248,7 +248,7 @@ fn dashboards(
         "dashboardId": null,
         "queue": {
             "length": queue.len(),
-            "entries": queue.iter().map(crate::support::render::queue_entry).collect::<Vec<_>>(),
+            "entries": queue.iter().map(wire::support::queue_entry).collect::<Vec<_>>(),
         },
         "change": dashboard_change(view, change),
         "timestamp": wire_time(Utc::now()),

@@ -1,5 +1,5 @@
 //! The chatbot seed's `IMessage` (`IConversation` and queue entries are
-//! the support side's: `crate::support::render`).
+//! the support side's: `wire::support`).
 
 use chrono::{DateTime, Utc};
 use domain::actor::Role;

@@ -48,7 +48,7 @@ impl PolicyRunner {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(listen(state.clone(), stopped.clone()));
-        if let Some(inbox) = state.support.take_inbox() {
+        if let Some(inbox) = state.nudges.take_inbox() {
             tasks.spawn(assign_loop(state.clone(), inbox, stopped.clone()));
         }
         if let Some(timeout) = state.config.idle_timeout() {
@@ -78,12 +78,12 @@ async fn listen(state: AppState, mut stopped: watch::Receiver<bool>) {
         };
         match update {
             Ok(update) => match &update.change {
-                Change::QueueMoved { tenant, .. } => state.support.nudge(tenant),
+                Change::QueueMoved { tenant, .. } => state.nudges.nudge(tenant),
                 Change::Support {
                     view,
                     change: SupportChange::Ended { .. },
                     ..
-                } => state.support.nudge(&view.room.tenant),
+                } => state.nudges.nudge(&view.room.tenant),
                 _ => {}
             },
             Err(RecvError::Lagged(missed)) => {

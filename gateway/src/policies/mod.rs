@@ -1,12 +1,10 @@
-//! The support workflow's server side: tenants' settings, the policy runner
-//! (auto-assignment and the idle timeout), and the JSON shapes consoles
-//! read (the chatbot seed's `IConversation` without messages, queue
-//! entries, metrics).
+//! The support policies the server runs on its own: auto-assignment of
+//! queued conversations to agents at work and the idle timeout, by
+//! tenants' settings (the JSON shapes of support conversations are in the
+//! `wire` crate).
 //!
 //! - `runner`: [`PolicyRunner`], started and stopped with the server.
-//! - [`render`]: support read models as JSON.
 
-pub mod render;
 mod runner;
 
 pub use runner::PolicyRunner;
@@ -23,14 +21,13 @@ use crate::state::AppState;
 /// The `dialect` recorded for commands the server's policies run.
 pub const SERVER: &str = "gateway";
 
-/// What the support side keeps in the shared state.
-pub struct Support {
-    /// Tenants whose queue may now be served: the policy runner's inbox.
+/// Tenants whose queue may now be served: the policy runner's inbox.
+pub struct Nudges {
     nudges: mpsc::UnboundedSender<TenantId>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<TenantId>>>,
 }
 
-impl Default for Support {
+impl Default for Nudges {
     fn default() -> Self {
         let (nudges, inbox) = mpsc::unbounded_channel();
         Self {
@@ -40,7 +37,7 @@ impl Default for Support {
     }
 }
 
-impl Support {
+impl Nudges {
     /// Ask the policy runner to look at `tenant`'s queue (cheap; repeated
     /// nudges for one tenant are served by one pass).
     pub fn nudge(&self, tenant: &TenantId) {
@@ -56,7 +53,7 @@ impl Support {
 /// A socket connected: a staff member may take queued conversations now.
 pub fn staff_connected(state: &AppState, actor: &Actor) {
     if actor.role.is_staff() {
-        state.support.nudge(&actor.tenant);
+        state.nudges.nudge(&actor.tenant);
     }
 }
 
