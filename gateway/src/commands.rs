@@ -10,6 +10,7 @@ pub use recorded::Recorder;
 
 use chrono::{SubsecRound, Utc};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use domain::Room;
 use domain::access_key::AccessKey;
 use domain::actor::Actor;
 use domain::call::{Call, CallAction, CallCommand, CallEvent, RoomName};
@@ -20,7 +21,6 @@ use domain::settings::SupportSettings;
 use domain::swarm::SwarmSession;
 use domain::tracking::Visitor;
 use domain::{DomainError, Timestamp};
-use projections::Room;
 use std::collections::HashMap;
 use store::aggregate::{META_COMMAND_ID, META_TENANT};
 use store::{AggregateStore, EventLog, Position};

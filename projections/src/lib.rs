@@ -49,11 +49,6 @@ pub use update::Update;
 use domain::conversation::{Conversation, ConversationEvent};
 use store::RecordedEvent;
 
-/// A conversation or channel, as read models key it. Defined in the domain
-/// (the write path addresses conversations the same way); re-exported here so
-/// that `projections::Room` keeps naming it.
-pub use domain::Room;
-
 /// The projections Parley runs, in a fixed order.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![

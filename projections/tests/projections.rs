@@ -1,5 +1,6 @@
 //! The projector and the conversation read models, on SQLite and PostgreSQL.
 
+use domain::Room;
 use domain::actor::{Actor, Role};
 use domain::conversation::{Action, Kind, MessageKind, NewMessage};
 use domain::ids::{MessageId, TenantId};
@@ -8,7 +9,7 @@ use projections::conversation_list::{self, ListQuery};
 use projections::conversation_messages::{self, Cursor, Visibility};
 use projections::rebuild::{Rebuild, snapshot};
 use projections::update::Change;
-use projections::{ProjectionError, Projector, Room};
+use projections::{ProjectionError, Projector};
 use std::time::Duration;
 use store::{Backend, both_backends};
 

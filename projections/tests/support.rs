@@ -1,6 +1,7 @@
 //! The support read model (`support_conversations`), the queue, metrics,
 //! and hidden robot messages, on SQLite and PostgreSQL.
 
+use domain::Room;
 use domain::actor::{Actor, Role};
 use domain::conversation::{Action, EndReason, Kind, MessageKind, Rating, Status, SupportDetails};
 use domain::ids::{ChatbotId, MessageId, SessionId};
@@ -9,7 +10,7 @@ use projections::conversation_list;
 use projections::conversation_messages::{self, Cursor, Since, Visibility};
 use projections::support::{self, SupportChange, SupportQuery, SupportView};
 use projections::update::Change;
-use projections::{Projector, Room, Update};
+use projections::{Projector, Update};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;

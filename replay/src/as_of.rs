@@ -7,9 +7,9 @@
 //! the tenant's other conversations).
 
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::conversation::{Conversation, Kind};
 use domain::ids::{ConversationId, TenantId};
-use projections::Room;
 use projections::conversation_messages::{self, MessageView, Visibility};
 use projections::{conversation_list, rebuild, support};
 use serde_json::{Value, json};

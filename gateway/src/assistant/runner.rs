@@ -18,6 +18,7 @@
 //!   are not answered; the customer can ask again or ask for a human.
 
 use assistant::{Answer, AssistantError, Question, Responder, Source, Turn};
+use domain::Room;
 use domain::actor::{Actor, Role};
 use domain::conversation::{
     ASSISTANT_USER, Action, Kind, MessageKind, NewMessage, Provenance, ReplyOutcome, SourceRef,
@@ -25,7 +26,6 @@ use domain::conversation::{
 };
 use domain::ids::{MessageId, TenantId, UserId};
 use domain::message::MessageBody;
-use projections::Room;
 use projections::conversation_messages::{self as messages, Cursor, MessageView, Visibility};
 use projections::update::Change;
 use std::collections::HashMap;

@@ -8,8 +8,9 @@
 //! messages not yet shared; customers read the conversations they take
 //! part in, without those.
 
+use domain::Room;
+use projections::conversation_list;
 use projections::conversation_messages::{self, Visibility};
-use projections::{Room, conversation_list};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -7,8 +7,8 @@
 //! conversation (a supervisor or admin, an escalated one) takes it, in the
 //! same command. Staff also join the conversation's staff room.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

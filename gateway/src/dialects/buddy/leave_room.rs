@@ -2,8 +2,8 @@
 //! `user_left {conversationId, userId}` through the projection; the ack
 //! gets the same. The socket leaves the conversation's rooms.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -28,9 +28,9 @@ mod typing;
 
 pub use role::UserRole;
 
+use domain::Room;
 use domain::conversation::Kind;
 use domain::ids::{ConversationId, TenantId};
-use projections::Room;
 
 use super::{Decoded, decoded};
 use crate::dialect::{Dialect, Entry, Inbound, Push, Request};

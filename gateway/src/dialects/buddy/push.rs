@@ -22,11 +22,12 @@
 //! The message's number comes with the change (the event carries it).
 
 use chrono::Utc;
+use domain::Room;
 use domain::conversation::Kind;
+use projections::Update;
 use projections::conversation_messages::PostedMessage;
 use projections::support::{SupportChange, SupportView};
 use projections::update::Change;
-use projections::{Room, Update};
 use serde_json::{Value, json};
 use socketioxide::socket::Sid;
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! buddy's outbound payload shapes.
 
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::actor::Role;
 use domain::conversation::MessageKind;
 use domain::ids::UserId;
-use projections::Room;
 use projections::conversation_messages::MessageView;
 use serde_json::{Value, json};
 

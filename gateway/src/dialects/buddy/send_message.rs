@@ -7,10 +7,10 @@
 //! with `isVisible: false`, until `share_robot_message`. `type: "system"`
 //! is staff's too.
 
+use domain::Room;
 use domain::conversation::{Action, MessageKind, NewMessage};
 use domain::ids::MessageId;
 use domain::message::MessageBody;
-use projections::Room;
 use serde::Deserialize;
 
 use super::{DIALECT, UserRole, conversation, ensure_caller, render};

@@ -4,9 +4,9 @@
 //! projection. The ack gets `{success, conversationId, originalMessageId}`.
 //! Sharing a message that is already visible changes nothing.
 
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::MessageId;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

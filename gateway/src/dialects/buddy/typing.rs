@@ -6,8 +6,8 @@
 //! `user_typing`, so a stop is never sent under that name. The name shown
 //! is the token's; the payload's `userName` is not used.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -4,8 +4,8 @@
 //! `resolved` when they say so in `reason` (an addition to the seed).
 //! Ending twice is `INVALID_STATE`.
 
+use domain::Room;
 use domain::conversation::{Action, EndReason};
-use projections::Room;
 use serde::Deserialize;
 
 use super::{DIALECT, conversation, invalid_in};

@@ -4,8 +4,8 @@
 //! tenant its `queue-update`. Escalating a waiting conversation again
 //! changes nothing.
 
+use domain::Room;
 use domain::conversation::{Action, Remark};
-use projections::Room;
 use serde::Deserialize;
 
 use super::{DIALECT, conversation, invalid_in};

@@ -24,10 +24,10 @@
 //! `messages` (the latest 50, oldest first, robot suggestions only for
 //! staff) or pushed afterwards, never neither.
 
+use domain::Room;
 use domain::actor::Actor;
 use domain::conversation::{Action, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId, SessionId, UserId};
-use projections::Room;
 use projections::conversation_messages::Visibility;
 use serde::Deserialize;
 use serde_json::json;

@@ -48,9 +48,9 @@ mod typing;
 mod update_metadata;
 
 use domain::DomainError;
+use domain::Room;
 use domain::conversation::Kind;
 use domain::ids::{ConversationId, SessionId, TenantId};
-use projections::Room;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -4,8 +4,8 @@
 //! answer: the ack callback, if any, gets `{success, conversationId,
 //! rating}`; a bad rating notifies the organisation room.
 
+use domain::Room;
 use domain::conversation::{Action, Rating, Remark};
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! What this dialect reads from the read models.
 
-use projections::Room;
+use domain::Room;
 use projections::conversation_messages::{self, Cursor, MessageView, Visibility};
 use projections::support::{self, SupportQuery, SupportView};
 

@@ -3,8 +3,8 @@
 //! joined last.
 
 use assistant::Turn;
+use domain::Room;
 use domain::actor::Role;
-use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::json;
 

@@ -2,10 +2,10 @@
 //! conversationId}` to the conversation's room (the sender included) once
 //! the message is durable; the ack callback, if any, gets the same payload.
 
+use domain::Room;
 use domain::conversation::{Action, MessageKind, NewMessage};
 use domain::ids::MessageId;
 use domain::message::MessageBody;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

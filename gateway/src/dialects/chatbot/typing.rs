@@ -1,8 +1,8 @@
 //! `typing {conversationId, isTyping}` → `typing {sender, senderName,
 //! isTyping, conversationId}` to the others in the conversation's room.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde::Deserialize;
 
 use super::{DIALECT, conversation};

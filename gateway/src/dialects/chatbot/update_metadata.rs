@@ -9,10 +9,10 @@
 //! [`domain::conversation::MAX_METADATA_BYTES`] of JSON (`VALIDATION_ERROR`
 //! past either, and nothing changes).
 
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::ConversationId;
 use domain::message::MessageMetadata;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -1,8 +1,8 @@
 //! `mark_conversation_read {ticket_chat_id, entity}`: the customer read
 //! the conversation up to its latest message.
 
+use domain::Room;
 use domain::conversation::{Action, Kind};
-use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::{Value, json};
 

@@ -59,10 +59,10 @@ mod tickets;
 
 pub use connect::{HelpdeskSocket, Presented, Refusal, check, on_connect, presented};
 
+use domain::Room;
 use domain::actor::{Actor, Role};
 use domain::conversation::Kind;
 use domain::ids::{ConversationId, SessionId, TenantId, UserId};
-use projections::Room;
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, SocketRef};
 use std::sync::{Arc, Mutex, PoisonError};

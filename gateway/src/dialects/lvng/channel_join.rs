@@ -4,8 +4,8 @@
 //! room}`. The others hear `channel:join` through the projection. The first
 //! join creates the channel.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use projections::conversation_messages::{self, Cursor, Visibility};
 use serde_json::json;
 

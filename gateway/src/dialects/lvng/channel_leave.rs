@@ -2,8 +2,8 @@
 //! the channel's room; the others hear `channel:leave` through the
 //! projection. The ack answers `{success, channelId}`.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde_json::json;
 
 use super::{DIALECT, Target, room_name};

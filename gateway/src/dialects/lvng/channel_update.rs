@@ -4,8 +4,8 @@
 //! projection. Allowed to the channel's creator and staff. Unknown keys in
 //! `updates` are ignored; at least one known key must be given.
 
+use domain::Room;
 use domain::conversation::{Action, ChannelChanges, ChannelName, ChannelText};
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

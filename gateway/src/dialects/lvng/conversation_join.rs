@@ -1,8 +1,8 @@
 //! `conversation:join {conversationId, customerId}` → `room:joined` to the
 //! caller; `member:joined` reaches the others through the projection.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 use serde_json::json;
 
 use super::{DIALECT, Target, room_name};

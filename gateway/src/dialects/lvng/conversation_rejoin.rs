@@ -28,10 +28,11 @@
 //! `hasMoreUpdates` says when there were more (then reload the history).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::MessageId;
+use projections::ProjectionError;
 use projections::conversation_messages::{self, Cursor, Since, Visibility};
-use projections::{ProjectionError, Room};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -5,9 +5,9 @@
 //! nothing. History and rejoin keep a tombstone (`deleted: true`, empty
 //! content).
 
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::MessageId;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

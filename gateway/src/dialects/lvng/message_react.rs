@@ -4,10 +4,10 @@
 //! through the projection. Idempotent per user and emoji: adding twice or
 //! removing what is not there is acknowledged and tells no one.
 
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::MessageId;
 use domain::message::Emoji;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

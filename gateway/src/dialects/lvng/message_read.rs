@@ -6,9 +6,9 @@
 //! `message:read:batch`). The reader's marker only moves forward: marking
 //! older messages read is acknowledged and tells no one.
 
+use domain::Room;
 use domain::conversation::{Action, MAX_READ_BATCH};
 use domain::ids::MessageId;
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -7,10 +7,10 @@
 //! reconnect) maps to the same message id and the same event id, so it is
 //! stored once and acknowledged with the same id.
 
+use domain::Room;
 use domain::conversation::{Action, Conversation, MessageKind, NewMessage};
 use domain::ids::{MessageId, UserId};
 use domain::message::{MessageBody, OptimisticId};
-use projections::Room;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;

@@ -4,10 +4,10 @@
 //! editor's sockets included), through the projection. Only the author and
 //! staff may edit; a missing or deleted message is `NOT_FOUND`.
 
+use domain::Room;
 use domain::conversation::Action;
 use domain::ids::MessageId;
 use domain::message::{MessageBody, MessageMetadata};
-use projections::Room;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

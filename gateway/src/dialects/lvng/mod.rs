@@ -32,10 +32,10 @@ mod swarm_subscribe;
 mod swarm_unsubscribe;
 mod typing;
 
+use domain::Room;
 use domain::actor::Actor;
 use domain::conversation::Kind;
 use domain::ids::{ConversationId, TenantId};
-use projections::Room;
 use serde::Deserialize;
 
 use super::{Decoded, decoded};

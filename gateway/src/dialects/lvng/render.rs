@@ -1,8 +1,8 @@
 //! lvng's outbound payload shapes.
 
 use chrono::{DateTime, Utc};
+use domain::Room;
 use domain::ids::UserId;
-use projections::Room;
 use projections::conversation_messages::MessageView;
 use serde_json::{Map, Value, json};
 

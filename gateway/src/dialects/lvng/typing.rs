@@ -2,8 +2,8 @@
 //! …}`: the others in the room hear it through the projection. The seed's
 //! `userId` and `userName` fields are ignored: the token says who is typing.
 
+use domain::Room;
 use domain::conversation::Action;
-use projections::Room;
 
 use super::{DIALECT, Target};
 use crate::dialect::{Inbound, Request};

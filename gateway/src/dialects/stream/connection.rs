@@ -3,11 +3,11 @@
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::http::HeaderMap;
+use domain::Room;
 use domain::actor::Actor;
 use domain::conversation::{Kind, SupportDetails};
 use domain::ids::{ChatbotId, ConversationId};
 use futures::{SinkExt, StreamExt};
-use projections::Room;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tokio::sync::broadcast::error::RecvError;
