@@ -114,3 +114,21 @@ impl Push {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_push_leaves_out_the_socket_that_caused_it_by_its_own_room() {
+        let sid = Sid::new();
+        let push = Push::to("/", ["room-a".to_owned()], "event", json!({}))
+            .except(Some(sid))
+            .except_room("room-b:staff".to_owned());
+        assert_eq!(push.except, [sid.to_string(), "room-b:staff".to_owned()]);
+        assert_eq!(push.stamp, Stamp::Same);
+        let unchanged = Push::to("/", ["room-a".to_owned()], "event", json!({})).except(None);
+        assert!(unchanged.except.is_empty());
+    }
+}

@@ -62,3 +62,25 @@ fn decoded<T: std::fmt::Debug + 'static>(
 ) -> Result<Decoded, WireError> {
     outcome.map(|value| Box::new(value) as Decoded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::Entry;
+
+    #[test]
+    fn the_five_dialects_are_listed_once_each_with_where_they_connect() {
+        let dialects = all();
+        let names: Vec<&str> = dialects.iter().map(|d| d.name()).collect();
+        assert_eq!(names, ["lvng", "buddy", "chatbot", "helpdesk", "stream"]);
+        let entries: Vec<String> = dialects
+            .iter()
+            .map(|d| match d.entry() {
+                Entry::Root => "/".to_owned(),
+                Entry::Namespace { path, .. } => path.to_owned(),
+                Entry::WebSocket => "websocket".to_owned(),
+            })
+            .collect();
+        assert_eq!(entries, ["/", "/", "/", "/helpdesk", "websocket"]);
+    }
+}
