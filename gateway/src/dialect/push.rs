@@ -71,16 +71,22 @@ impl Push {
     }
 
     /// Send it to the sockets of this node's `io` in its rooms.
-    pub async fn send(&self, io: &SocketIo) {
+    pub async fn send(self, io: &SocketIo) {
         let Some(namespace) = io.of(self.namespace) else {
             return;
         };
-        let mut to = namespace.to(self.rooms.clone());
+        let mut to = namespace.to(self.rooms);
         if !self.except.is_empty() {
-            to = to.except(self.except.clone());
+            to = to.except(self.except);
         }
         match &self.stamp {
             Stamp::Same => {
+                // Every socket is on this node (the local adapter): a push
+                // that nobody hears is not even serialized. Most changes
+                // have a renderer per dialect and listeners in one.
+                if to.clone().sockets().is_empty() {
+                    return;
+                }
                 if let Err(error) = to.emit(self.event, &self.payload).await {
                     tracing::debug!(%error, event = self.event, "push not delivered to every socket");
                 }
