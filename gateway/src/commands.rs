@@ -13,8 +13,8 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::Room;
 use domain::access_key::AccessKey;
 use domain::actor::Actor;
-use domain::call::{Call, CallAction, CallCommand, CallEvent, RoomName};
-use domain::conversation::{Action, Conversation, ConversationCommand, ConversationEvent};
+use domain::call::{Call, CallAction, CallCommand, RoomName};
+use domain::conversation::{Action, Conversation, ConversationCommand};
 use domain::knowledge::Article;
 use domain::presence::Presence;
 use domain::settings::SupportSettings;
@@ -80,6 +80,17 @@ pub struct Origin<'a> {
     pub socket_id: Option<String>,
 }
 
+/// When a command was recorded, and where in the log: what the commands
+/// of the message path answer (their events are not copied out).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamped {
+    /// The time its events carry; when it changed nothing, the time it
+    /// was decided at.
+    pub at: Timestamp,
+    /// The log position of its last event; `None` when it changed nothing.
+    pub position: Option<Position>,
+}
+
 /// What a command recorded.
 #[derive(Debug)]
 pub struct Recorded<E> {
@@ -89,6 +100,15 @@ pub struct Recorded<E> {
     /// The log position of its last event; `None` when it changed nothing.
     pub position: Option<Position>,
     pub events: Vec<E>,
+}
+
+impl<E> Recorded<E> {
+    fn stamped(&self) -> Stamped {
+        Stamped {
+            at: self.at,
+            position: self.position,
+        }
+    }
 }
 
 /// A command for `stream`: `make` builds it for a given time (and is
@@ -135,12 +155,26 @@ impl Commands {
         A: Aggregate<Error = DomainError> + 'static,
         F: Fn(Timestamp) -> A::Command,
     {
+        self.run_keeping(aggregates, command, true).await
+    }
+
+    /// [`Commands::run`], answering with the events too when `events`.
+    async fn run_keeping<A, F>(
+        &self,
+        aggregates: &Aggregates<A>,
+        command: Command<'_, F>,
+        events: bool,
+    ) -> Result<Recorded<A::Event>, WireError>
+    where
+        A: Aggregate<Error = DomainError> + 'static,
+        F: Fn(Timestamp) -> A::Command,
+    {
         let command_id = command.id.unwrap_or_else(Uuid::now_v7);
         let metadata = metadata(command.origin, command.name, command_id);
         // The wire shows milliseconds; storing exactly that makes a client's
         // `createdAt` a precise cursor.
         let at = Utc::now().trunc_subsecs(3);
-        let claim = aggregates.recorder.claim(command_id);
+        let claim = aggregates.recorder.claim(command_id, events);
         let attempts = async {
             let mut attempt = 1;
             loop {
@@ -172,7 +206,7 @@ impl Commands {
         room: &Room,
         action: Action,
         id: Option<Uuid>,
-    ) -> Result<Recorded<ConversationEvent>, WireError> {
+    ) -> Result<Stamped, WireError> {
         let stream = Conversation::stream_id(room.kind, &origin.actor.tenant, &room.id);
         let command = Command {
             origin,
@@ -187,9 +221,10 @@ impl Commands {
                 action: action.clone(),
             },
         };
-        self.run(&self.conversations, command)
-            .await
-            .map_err(|e| e.in_conversation(room.id.as_str()))
+        match self.run_keeping(&self.conversations, command, false).await {
+            Ok(recorded) => Ok(recorded.stamped()),
+            Err(error) => Err(error.in_conversation(room.id.as_str())),
+        }
     }
 }
 
@@ -201,7 +236,7 @@ impl Commands {
         name: &'static str,
         room: &RoomName,
         action: CallAction,
-    ) -> Result<Recorded<CallEvent>, WireError> {
+    ) -> Result<Stamped, WireError> {
         let stream = Call::stream_id(&origin.actor.tenant, room);
         let command = Command {
             origin,
@@ -215,7 +250,8 @@ impl Commands {
                 action: action.clone(),
             },
         };
-        self.run(&self.calls, command).await
+        let recorded = self.run_keeping(&self.calls, command, false).await?;
+        Ok(recorded.stamped())
     }
 }
 

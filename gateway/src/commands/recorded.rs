@@ -12,12 +12,17 @@ use store::Position;
 use store::aggregate::{META_COMMAND_ID, META_POSITION};
 use uuid::Uuid;
 
-/// The events one command recorded so far, and the last one's position.
+/// The last position of one command's events, and the events (when its
+/// caller keeps them).
 type Slot<E> = (Option<Position>, Vec<E>);
+
+/// A command someone waits for: whether to copy its events, and what it
+/// recorded so far.
+type Waiting<E> = (bool, Slot<E>);
 
 /// Cheap to clone: clones share the waiting list.
 pub struct Recorder<A: Aggregate> {
-    waiting: Arc<Mutex<HashMap<String, Slot<A::Event>>>>,
+    waiting: Arc<Mutex<HashMap<String, Waiting<A::Event>>>>,
 }
 
 impl<A: Aggregate> Clone for Recorder<A> {
@@ -37,16 +42,16 @@ impl<A: Aggregate> Default for Recorder<A> {
 }
 
 impl<A: Aggregate> Recorder<A> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<A::Event>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiting<A::Event>>> {
         // The map stays consistent whatever panicked while holding it.
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Keep the events of command `id` from now on, until the claim is
-    /// taken or dropped.
-    pub(super) fn claim(&self, id: Uuid) -> Claim<'_, A> {
+    /// Keep the position (and the events, when `events`) of command `id`
+    /// from now on, until the claim is taken or dropped.
+    pub(super) fn claim(&self, id: Uuid, events: bool) -> Claim<'_, A> {
         let id = id.to_string();
-        self.lock().insert(id.clone(), (None, Vec::new()));
+        self.lock().insert(id.clone(), (events, (None, Vec::new())));
         Claim {
             recorder: self,
             command_id: id,
@@ -59,14 +64,16 @@ impl<A: Aggregate> Query<A> for Recorder<A> {
     async fn dispatch(&self, _aggregate_id: &str, events: &[EventEnvelope<A>]) {
         let mut waiting = self.lock();
         for event in events {
-            if let Some(slot) = event
+            if let Some((events, slot)) = event
                 .metadata
                 .get(META_COMMAND_ID)
                 .and_then(|id| waiting.get_mut(id))
             {
                 let position = event.metadata.get(META_POSITION);
                 slot.0 = position.and_then(|p| p.parse().ok()).or(slot.0);
-                slot.1.push(event.payload.clone());
+                if *events {
+                    slot.1.push(event.payload.clone());
+                }
             }
         }
     }
@@ -84,6 +91,7 @@ impl<A: Aggregate> Claim<'_, A> {
         self.recorder
             .lock()
             .remove(&self.command_id)
+            .map(|(_, slot)| slot)
             .unwrap_or_default()
     }
 }
