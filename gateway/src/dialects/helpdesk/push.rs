@@ -148,3 +148,105 @@ fn push(
     Push::to(NAMESPACE, rooms, event, envelope(200, "", message, data))
         .stamped(Stamp::SocketId { field: "sid" })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use domain::Room;
+    use domain::conversation::{Assignment, Status};
+    use domain::ids::{SessionId, UserId};
+    use projections::support::SupportView;
+
+    fn view(id: &str) -> SupportView {
+        let now = Utc::now();
+        SupportView {
+            room: Room::new(
+                TenantId::parse("acme").unwrap(),
+                Kind::Conversation,
+                ConversationId::parse(id).unwrap(),
+            ),
+            chatbot_id: None,
+            session_id: Some(SessionId::parse("s1").unwrap()),
+            user_id: UserId::parse("hd-s1").unwrap(),
+            status: Status::Agent,
+            assigned_agent_id: Some(UserId::parse("ag-1").unwrap()),
+            assigned_agent_name: Some("Ana".into()),
+            metadata: json!({}),
+            user_agent: None,
+            ip_address: None,
+            referrer: None,
+            created_at: now,
+            last_activity_at: now,
+            queued_at: None,
+            agent_assigned_at: Some(now),
+            ended_at: None,
+            end_reason: None,
+            message_count: 0,
+            ai_message_count: 0,
+            agent_message_count: 0,
+            queue_time_seconds: None,
+            handle_time_seconds: None,
+            first_response_seconds: None,
+            rating: None,
+            rating_comment: None,
+        }
+    }
+
+    fn takeover(id: &str, active_call: Option<u64>) -> Update {
+        Update {
+            position: 7,
+            origin_socket: None,
+            recorded_at: Utc::now(),
+            change: Change::Support {
+                view: Box::new(view(id)),
+                change: SupportChange::AgentAssigned {
+                    how: Assignment::Claimed,
+                    previous_agent: None,
+                    active_call,
+                },
+                at: Utc::now(),
+                queue: Vec::new(),
+            },
+        }
+    }
+
+    fn rendered(update: &Update) -> Vec<Push> {
+        let mut pushes = Vec::new();
+        render(update, &mut pushes);
+        pushes
+    }
+
+    #[test]
+    fn a_takeover_during_a_call_tells_the_customers_rooms_that_sate_left_it() {
+        let pushes = rendered(&takeover("hd-1", Some(2)));
+        let events: Vec<&str> = pushes.iter().map(|p| p.event).collect();
+        assert_eq!(events, ["support_handler_changed", "sate_left_call"]);
+        let tenant = TenantId::parse("acme").unwrap();
+        let rooms = [
+            conversation_room(&tenant, &ConversationId::parse("hd-1").unwrap()),
+            customer_room(
+                &tenant,
+                &SessionId::parse("s1").unwrap(),
+                &UserId::parse("hd-s1").unwrap(),
+            ),
+        ];
+        for push in &pushes {
+            assert_eq!(push.namespace, NAMESPACE);
+            assert_eq!(push.rooms, rooms);
+            assert_eq!(push.stamp, Stamp::SocketId { field: "sid" });
+        }
+        assert_eq!(pushes[1].payload["data"]["ticket_call_id"], "hd-1-2");
+        assert_eq!(pushes[0].payload["data"]["agent"]["username"], "Ana");
+    }
+
+    #[test]
+    fn a_takeover_without_a_call_or_outside_the_helpdesk_says_only_what_happened() {
+        let events: Vec<&str> = rendered(&takeover("hd-1", None))
+            .iter()
+            .map(|p| p.event)
+            .collect();
+        assert_eq!(events, ["support_handler_changed"]);
+        assert!(rendered(&takeover("widget-1", Some(2))).is_empty());
+    }
+}
