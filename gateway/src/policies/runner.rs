@@ -16,7 +16,8 @@
 //!   the activity the scan saw, so one that was active since is left alone.
 
 use chrono::Utc;
-use domain::conversation::{Conversation, Kind, Status};
+use domain::Room;
+use domain::conversation::{ConversationCommand, Status};
 use domain::ids::TenantId;
 use domain::policy::{self, AgentLoad, AutoAssignment};
 use domain::presence::PresenceStatus;
@@ -28,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::SERVER;
-use crate::commands::{Command, Origin};
+use crate::commands::{Origin, Stamped};
 use crate::error::{ErrorCode, WireError};
 use crate::state::AppState;
 
@@ -176,24 +177,7 @@ async fn assign_queued(state: &AppState, tenant: &TenantId) -> Result<(), WireEr
             break;
         };
         let command = policy::assign(tenant, &entry.conversation_id, &agent, Utc::now());
-        let stream = Conversation::stream_id(Kind::Conversation, tenant, &entry.conversation_id);
-        let outcome = state
-            .commands
-            .run(
-                &state.commands.conversations,
-                Command {
-                    origin: &origin,
-                    name: "support:auto-assign",
-                    stream: &stream,
-                    id: None,
-                    make: |at| {
-                        let mut command = command.clone();
-                        command.at = at;
-                        command
-                    },
-                },
-            )
-            .await;
+        let outcome = run(state, &origin, "support:auto-assign", command).await;
         match outcome {
             Ok(_) => {
                 tracing::debug!(%tenant, conversation = %entry.conversation_id, agent = %agent.agent, "auto-assigned");
@@ -253,24 +237,7 @@ async fn end_idle(
             dialect: SERVER,
             socket_id: None,
         };
-        let stream = Conversation::stream_id(Kind::Conversation, &tenant, &conversation);
-        let outcome = state
-            .commands
-            .run(
-                &state.commands.conversations,
-                Command {
-                    origin: &origin,
-                    name: "support:idle-timeout",
-                    stream: &stream,
-                    id: None,
-                    make: |at| {
-                        let mut command = command.clone();
-                        command.at = at;
-                        command
-                    },
-                },
-            )
-            .await;
+        let outcome = run(state, &origin, "support:idle-timeout", command).await;
         match outcome {
             Ok(_) => tracing::debug!(%tenant, %conversation, "ended after being idle"),
             // Active since the scan's view of it, or ended meanwhile.
@@ -283,4 +250,23 @@ async fn end_idle(
         }
     }
     Ok(())
+}
+
+/// Run a policy's command as the system actor of `origin`: the command
+/// service stamps it with its own time, like every other command.
+async fn run(
+    state: &AppState,
+    origin: &Origin<'_>,
+    name: &'static str,
+    command: ConversationCommand,
+) -> Result<Stamped, WireError> {
+    let room = Room::new(
+        origin.actor.tenant.clone(),
+        command.kind,
+        command.conversation,
+    );
+    state
+        .commands
+        .on_conversation(origin, name, &room, command.action, None)
+        .await
 }
